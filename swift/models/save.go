@@ -1,0 +1,151 @@
+package models
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/pkg/errors"
+
+	"github.com/goswift/goswift/swift/weights"
+)
+
+// ExportTensors reads the base model's variables from ctx under their Hugging Face names, in
+// the HF layout: a model built for interleaved RoPE (llama2.c) has its q/k projection rows
+// permuted to the half-rotation layout, as transformers' conversion script does, so the result
+// is a plain HF Llama checkpoint.
+func ExportTensors(ctx *context.Context, cfg *Config, dtype weights.DType) ([]weights.Tensor, error) {
+	expected := cfg.ExpectedTensors()
+	names := make([]string, 0, len(expected))
+	for n := range expected {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]weights.Tensor, 0, len(names))
+	for _, name := range names {
+		scope, varName := SplitTensorName(name)
+		v := ctx.GetVariableByScopeAndName(scope, varName)
+		if v == nil {
+			return nil, errors.Errorf("export: variable for tensor %q is missing", name)
+		}
+		t, err := v.Value()
+		if err != nil {
+			return nil, errors.Wrapf(err, "export: reading %q", name)
+		}
+		data, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, errors.Wrapf(err, "export: %q is not float32", name)
+		}
+		if cfg.RoPE == RoPEInterleaved && (strings.HasSuffix(name, "q_proj.weight") || strings.HasSuffix(name, "k_proj.weight") ||
+			strings.HasSuffix(name, "q_proj.bias") || strings.HasSuffix(name, "k_proj.bias")) {
+			data = InterleavedToHalf(data, expected[name], cfg.HeadDim)
+		}
+		out = append(out, weights.Tensor{Name: name, Shape: expected[name], DType: dtype, Data: data})
+	}
+	return out, nil
+}
+
+// InterleavedToHalf permutes the output rows of a q/k projection (weight [Out, In] or bias
+// [Out]) from interleaved RoPE pairs (2j, 2j+1) to half-rotation pairs (j, j+D/2), head by head.
+func InterleavedToHalf(data []float32, dims []int, headDim int) []float32 {
+	rows, cols := dims[0], 1
+	if len(dims) == 2 {
+		cols = dims[1]
+	}
+	out := make([]float32, len(data))
+	half := headDim / 2
+	for r := range rows {
+		head, within := r/headDim, r%headDim
+		j, c := within/2, within%2
+		dst := head*headDim + c*half + j
+		copy(out[dst*cols:(dst+1)*cols], data[r*cols:(r+1)*cols])
+	}
+	return out
+}
+
+// SaveHF writes the model in Hugging Face layout into dir: config.json and model.safetensors
+// (both written atomically), stored as dtype (F32, BF16 or F16).
+func SaveHF(dir string, ctx *context.Context, cfg *Config, dtype weights.DType) error {
+	ts, err := ExportTensors(ctx, cfg, dtype)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return errors.Wrapf(err, "creating %s", dir)
+	}
+	exported := *cfg
+	exported.RoPE = RoPEHalf
+	cfgJSON, err := exported.JSON()
+	if err != nil {
+		return errors.Wrap(err, "encoding config.json")
+	}
+	if err := weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ts,
+		map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "config.json"), cfgJSON)
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return errors.Wrapf(err, "writing %s", path)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return errors.Wrapf(err, "writing %s", path)
+	}
+	return nil
+}
+
+// InitRandom creates the model's variables in ctx with seeded random values (normal, σ=0.02
+// for matrices as in transformers' init; ones for norms; zeros for biases): for speed and
+// memory benchmarks of real architectures' shapes without their weights.
+func InitRandom(ctx *context.Context, cfg *Config, seed uint64) error {
+	expected := cfg.ExpectedTensors()
+	names := make([]string, 0, len(expected))
+	for n := range expected {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for _, name := range names {
+		dims := expected[name]
+		size := 1
+		for _, d := range dims {
+			size *= d
+		}
+		data := make([]float32, size)
+		switch {
+		case strings.HasSuffix(name, "norm.weight"):
+			for i := range data {
+				data[i] = 1
+			}
+		case strings.HasSuffix(name, ".bias"):
+		default:
+			for i := range data {
+				data[i] = float32(rng.NormFloat64() * 0.02)
+			}
+		}
+		if err := storeTensor(ctx, name, dims, data, LoadOptions{}); err != nil {
+			return errors.WithMessagef(err, "init %q", name)
+		}
+	}
+	return nil
+}
