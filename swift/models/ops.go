@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph style.
@@ -20,23 +21,11 @@ func BaseVar(ctx *context.Context, g *Graph, path, name string, dims ...int) *No
 	if v == nil {
 		panic(fmt.Errorf("model weight %q is missing", TensorName(PathToScope(path), name)))
 	}
-	if !sameDims(v.Shape().Dimensions, dims) {
+	if !slices.Equal(v.Shape().Dimensions, dims) {
 		panic(fmt.Errorf("model weight %q has shape %v, the config wants %v",
 			TensorName(PathToScope(path), name), v.Shape().Dimensions, dims))
 	}
 	return v.ValueGraph(g)
-}
-
-func sameDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // MatMulTransposed computes x·wᵀ for a weight stored [Out, In] (PyTorch/HF layout):
@@ -84,7 +73,7 @@ func RMSNorm(ctx *context.Context, path string, x *Node, eps float64) *Node {
 	w := BaseVar(ctx, x.Graph(), path, "weight", width) // [Hidden]
 	xf := ConvertDType(x, dtypes.Float32)
 	meanSq := ReduceAndKeep(Square(xf), ReduceMean, -1) // [..., 1]
-	normed := Mul(xf, Rsqrt(AddScalar(meanSq, eps)))
+	normed := Div(xf, Sqrt(AddScalar(meanSq, eps)))     // Rsqrt has no gradient in GoMLX v0.26.0
 	return ConvertDType(Mul(normed, ExpandLeftToRank(ConvertDType(w, dtypes.Float32), normed.Rank())), dtype)
 }
 
@@ -98,7 +87,7 @@ func ropeTables(positions *Node, headDim int, theta float64) (cos, sin *Node) {
 		invFreq[j] = float32(1 / math.Pow(theta, float64(2*j)/float64(headDim)))
 	}
 	pos := ExpandAxes(ConvertDType(positions, dtypes.Float32), -1) // [B, S, 1]
-	angles := Mul(pos, Reshape(Const(g, invFreq), 1, 1, half))          // [B, S, D/2]
+	angles := Mul(pos, Reshape(Const(g, invFreq), 1, 1, half))     // [B, S, D/2]
 	return Cos(angles), Sin(angles)
 }
 

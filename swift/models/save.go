@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
 
+	"github.com/goswift/goswift/internal/atomicfile"
 	"github.com/goswift/goswift/swift/weights"
 )
 
@@ -42,29 +43,17 @@ func ExportTensors(ctx *context.Context, cfg *Config, dtype weights.DType) ([]we
 		}
 		if cfg.RoPE == RoPEInterleaved && (strings.HasSuffix(name, "q_proj.weight") || strings.HasSuffix(name, "k_proj.weight") ||
 			strings.HasSuffix(name, "q_proj.bias") || strings.HasSuffix(name, "k_proj.bias")) {
-			data = InterleavedToHalf(data, expected[name], cfg.HeadDim)
+			cols := 1
+			if dims := expected[name]; len(dims) == 2 {
+				cols = dims[1]
+			}
+			if data, err = weights.PermuteRotaryInterleavedToHalf(data, expected[name][0]/cfg.HeadDim, cols); err != nil {
+				return nil, errors.WithMessagef(err, "export %q", name)
+			}
 		}
 		out = append(out, weights.Tensor{Name: name, Shape: expected[name], DType: dtype, Data: data})
 	}
 	return out, nil
-}
-
-// InterleavedToHalf permutes the output rows of a q/k projection (weight [Out, In] or bias
-// [Out]) from interleaved RoPE pairs (2j, 2j+1) to half-rotation pairs (j, j+D/2), head by head.
-func InterleavedToHalf(data []float32, dims []int, headDim int) []float32 {
-	rows, cols := dims[0], 1
-	if len(dims) == 2 {
-		cols = dims[1]
-	}
-	out := make([]float32, len(data))
-	half := headDim / 2
-	for r := range rows {
-		head, within := r/headDim, r%headDim
-		j, c := within/2, within%2
-		dst := head*headDim + c*half + j
-		copy(out[dst*cols:(dst+1)*cols], data[r*cols:(r+1)*cols])
-	}
-	return out
 }
 
 // SaveHF writes the model in Hugging Face layout into dir: config.json and model.safetensors
@@ -87,31 +76,7 @@ func SaveHF(dir string, ctx *context.Context, cfg *Config, dtype weights.DType) 
 		map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "config.json"), cfgJSON)
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return errors.Wrapf(err, "writing %s", path)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return errors.Wrapf(err, "writing %s", path)
-	}
-	return nil
+	return atomicfile.WriteBytes(filepath.Join(dir, "config.json"), cfgJSON)
 }
 
 // InitRandom creates the model's variables in ctx with seeded random values (normal, σ=0.02

@@ -173,3 +173,14 @@ func (m *Model) subLayerChain() SubLayerFn {
 	}
 	return fn
 }
+
+// IsBaseScope reports whether a context scope holds base-model weights ("/model/...",
+// "/lm_head"): what "freeze base" and "save adapter only" filter on.
+func IsBaseScope(scope string) bool {
+	for _, p := range []string{"/model", "/lm_head"} {
+		if scope == p || strings.HasPrefix(scope, p+"/") {
+			return true
+		}
+	}
+	return false
+}

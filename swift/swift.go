@@ -1,0 +1,133 @@
+package swift
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/pkg/errors"
+
+	"github.com/goswift/goswift/swift/infer"
+	"github.com/goswift/goswift/swift/models"
+	"github.com/goswift/goswift/swift/tokenizers"
+	"github.com/goswift/goswift/swift/weights"
+	"github.com/goswift/goswift/xla"
+)
+
+// LoadOptions tune Load. The zero value loads on the default device with the tokenizer found
+// beside the model.
+type LoadOptions struct {
+	// Tokenizer is a tokenizer file or directory; empty looks beside the model (tokenizer.json,
+	// tokenizer.bin, or a llama2.c tok<vocab>.bin).
+	Tokenizer string
+	// Device is "auto" (default: CUDA if a PJRT plugin is found, else the pure-Go CPU backend),
+	// "cpu" or "cuda".
+	Device string
+	// Backend, if set, is used instead of choosing one.
+	Backend backends.Backend
+}
+
+// Model is a loaded model: its config, graph builder, variables, tokenizer and backend.
+type Model struct {
+	Path      string
+	Format    string // "hf" or "llama2c"
+	Config    *models.Config
+	Arch      *models.Model
+	Ctx       *context.Context
+	Backend   backends.Backend
+	Device    xla.Choice
+	Tokenizer tokenizers.Tokenizer // nil when none was found
+
+	gen *infer.Generator
+}
+
+// Load reads a model from a Hugging Face directory (config.json + *.safetensors [+
+// tokenizer.json]) or a llama2.c checkpoint, and prepares it on a backend.
+func Load(path string, opts LoadOptions) (*Model, error) {
+	ck, err := models.OpenCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	m := &Model{Path: path, Format: ck.Format, Config: ck.Config, Arch: models.New(ck.Config), Ctx: context.New()}
+	if err := models.LoadVariables(m.Ctx, ck, models.LoadOptions{}); err != nil {
+		return nil, err
+	}
+	if err := m.loadTokenizer(opts.Tokenizer); err != nil {
+		return nil, err
+	}
+	m.Backend = opts.Backend
+	if m.Backend == nil {
+		m.Backend, m.Device, err = xla.New(xla.Options{Want: opts.Device})
+		if err != nil {
+			return nil, err
+		}
+	}
+	m.gen = infer.NewGenerator(m.Backend, m.Ctx, m.Arch)
+	return m, nil
+}
+
+func (m *Model) loadTokenizer(explicit string) error {
+	if explicit != "" {
+		tok, err := tokenizers.Load(explicit)
+		if err != nil {
+			return err
+		}
+		m.Tokenizer = tok
+		return m.checkTokenizer(explicit)
+	}
+	dir := m.Path
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		dir = filepath.Dir(dir)
+	}
+	for _, name := range []string{"tokenizer.json", "tokenizer.bin", fmt.Sprintf("tok%d.bin", m.Config.VocabSize)} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			tok, err := tokenizers.Load(p)
+			if err != nil {
+				return err
+			}
+			m.Tokenizer = tok
+			return m.checkTokenizer(p)
+		}
+	}
+	return nil // a model without a tokenizer still scores and generates token ids
+}
+
+func (m *Model) checkTokenizer(path string) error {
+	if n := m.Tokenizer.VocabSize(); n > m.Config.VocabSize {
+		return errors.Errorf("tokenizer %s has %d tokens but the model's vocabulary is %d", path, n, m.Config.VocabSize)
+	}
+	return nil
+}
+
+// Generator returns the model's batched generator (token-level API).
+func (m *Model) Generator() *infer.Generator { return m.gen }
+
+// Encode tokenizes a prompt with the special tokens the model expects (BOS for Llama).
+func (m *Model) Encode(text string) ([]int, error) {
+	if m.Tokenizer == nil {
+		return nil, errors.Errorf("model %s has no tokenizer: pass one (LoadOptions.Tokenizer / --tokenizer)", m.Path)
+	}
+	return tokenizers.EncodeWithSpecial(m.Tokenizer, text), nil
+}
+
+// Generate continues each prompt and returns the results; Result.Text holds the continuation.
+func (m *Model) Generate(prompts []string, opts infer.Options) ([]infer.Result, error) {
+	ids := make([][]int, len(prompts))
+	for i, p := range prompts {
+		var err error
+		if ids[i], err = m.Encode(p); err != nil {
+			return nil, err
+		}
+	}
+	opts.Decoder = m.Tokenizer
+	return m.gen.Generate(ids, opts)
+}
+
+// SaveHF writes the model in Hugging Face layout (config.json + model.safetensors).
+func (m *Model) SaveHF(dir string, dtype weights.DType) error {
+	return models.SaveHF(dir, m.Ctx, m.Config, dtype)
+}

@@ -1,0 +1,139 @@
+package train
+
+import (
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph style.
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/goswift/goswift/swift/models"
+)
+
+// Optimizer state scopes: "<scope><variable's scope>/<variable's name>".
+const (
+	scopeMoment1 = "/optimizer/adam_m"
+	scopeMoment2 = "/optimizer/adam_v"
+	scopeAccum   = "/optimizer/grad_acc"
+)
+
+// TokenLoss is the weighted next-token cross-entropy:
+//
+//	logits [B, S, V] float32, targets [B, S] int32, weights [B, S] float32
+//	-> sum over positions of weight·(−log p(target)) (scalar), and the count of positions with
+//	   weight > 0 (scalar): the loss is sum / count, with count taken over the whole accumulated
+//	   batch.
+func TokenLoss(logits, targets, weights *Node) (sum, count *Node) {
+	g := logits.Graph()
+	dims := logits.Shape().Dimensions
+	b, s, v := dims[0], dims[1], dims[2]
+	logp := Reshape(LogSoftmax(logits, -1), b*s, v) // [B·S, V]
+	rows := Iota(g, shapes.Make(dtypes.Int32, b*s, 1), 0)
+	idx := Concatenate([]*Node{rows, Reshape(targets, b*s, 1)}, -1) // [B·S, 2]
+	picked := Gather(logp, idx)                                     // [B·S]
+	w := Reshape(weights, b*s)
+	sum = Neg(ReduceAllSum(Mul(picked, w)))
+	count = ReduceAllSum(ConvertDType(GreaterThan(w, ZerosLike(w)), dtypes.Float32))
+	return sum, count
+}
+
+// stepInputs are the graph inputs of a training micro-step, in order.
+const (
+	inTokens = iota
+	inTargets
+	inPositions
+	inSegments
+	inWeights
+	inInvTotal // scalar: 1 / (weighted positions in the whole accumulated batch)
+	inLR       // scalar learning rate for this step
+	inBias1    // scalar 1/(1−β1^t)
+	inBias2    // scalar 1/(1−β2^t)
+	numInputs
+)
+
+// buildStep returns the graph of one micro-step. With apply=false it adds the micro-batch's
+// gradient (of sum·invTotal) into the accumulators; with apply=true it adds the accumulated
+// gradients, clips by global norm and applies AdamW — skipping the update entirely when the
+// gradient norm is not finite, so a NaN never reaches the weights.
+//
+// Outputs: [loss sum, weighted count] (+ [gradient norm] when applying).
+func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) []*Node {
+	cfg := t.cfg
+	return func(ctx *context.Context, in []*Node) []*Node {
+		g := in[0].Graph()
+		ctx.SetTraining(g, true)
+		logits := t.model.Logits(ctx, models.Inputs{Tokens: in[inTokens], Positions: in[inPositions],
+			Segments: in[inSegments]}) // [B, S, V]
+		sum, count := TokenLoss(logits, in[inTargets], in[inWeights])
+		loss := Mul(sum, in[inInvTotal])
+		values := make([]*Node, len(t.vars))
+		for i, v := range t.vars {
+			values[i] = v.ValueGraph(g)
+		}
+		grads := Gradient(loss, values...)
+		if !apply {
+			for i, v := range t.vars {
+				acc := stateVar(ctx, scopeAccum, v)
+				acc.SetValueGraph(Add(acc.ValueGraph(g), grads[i]))
+			}
+			return []*Node{sum, count}
+		}
+		if cfg.GradAccum > 1 {
+			for i, v := range t.vars {
+				acc := stateVar(ctx, scopeAccum, v)
+				grads[i] = Add(acc.ValueGraph(g), grads[i])
+				acc.SetValueGraph(ZerosLike(grads[i]))
+			}
+		}
+		normSq := ScalarZero(g, dtypes.Float32)
+		for _, gr := range grads {
+			normSq = Add(normSq, ReduceAllSum(Square(gr)))
+		}
+		norm := Sqrt(normSq)
+		factor := ScalarOne(g, dtypes.Float32)
+		if cfg.ClipNorm > 0 {
+			factor = Min(factor, Div(Scalar(g, dtypes.Float32, cfg.ClipNorm), AddScalar(norm, 1e-6)))
+		}
+		finite := LogicalAnd(IsFinite(norm), IsFinite(sum))
+		for i, v := range t.vars {
+			t.adamW(ctx, v, Mul(grads[i], factor), finite, in[inLR], in[inBias1], in[inBias2])
+		}
+		return []*Node{sum, count, norm}
+	}
+}
+
+// adamW applies one AdamW update to v (decoupled weight decay, only on matrices).
+func (t *Trainer) adamW(ctx *context.Context, v *context.Variable, grad, finite, lr, bias1, bias2 *Node) {
+	cfg := t.cfg
+	g := grad.Graph()
+	m1, m2 := stateVar(ctx, scopeMoment1, v), stateVar(ctx, scopeMoment2, v)
+	w := v.ValueGraph(g)
+	m := Add(MulScalar(m1.ValueGraph(g), cfg.Beta1), MulScalar(grad, 1-cfg.Beta1))
+	s := Add(MulScalar(m2.ValueGraph(g), cfg.Beta2), MulScalar(Square(grad), 1-cfg.Beta2))
+	update := Div(Mul(m, bias1), AddScalar(Sqrt(Mul(s, bias2)), cfg.Epsilon))
+	if cfg.WeightDecay > 0 && v.Shape().Rank() >= 2 {
+		update = Add(update, MulScalar(w, cfg.WeightDecay))
+	}
+	keep := func(newV, old *Node) *Node { return Where(finite, newV, old) }
+	v.SetValueGraph(keep(Sub(w, Mul(update, lr)), w))
+	m1.SetValueGraph(keep(m, m1.ValueGraph(g)))
+	m2.SetValueGraph(keep(s, m2.ValueGraph(g)))
+}
+
+// stateVar is the optimizer state variable of v under scope (it must exist: created by New).
+func stateVar(ctx *context.Context, scope string, v *context.Variable) *context.Variable {
+	sv := ctx.GetVariableByScopeAndName(scope+v.Scope(), v.Name())
+	if sv == nil {
+		panic("train: optimizer state for " + v.ScopeAndName() + " missing under " + scope)
+	}
+	return sv
+}
+
+// buildEval returns the graph computing [loss sum, weighted count] without gradients.
+func (t *Trainer) buildEval() func(ctx *context.Context, in []*Node) []*Node {
+	return func(ctx *context.Context, in []*Node) []*Node {
+		logits := t.model.Logits(ctx, models.Inputs{Tokens: in[inTokens], Positions: in[inPositions],
+			Segments: in[inSegments]})
+		sum, count := TokenLoss(logits, in[inTargets], in[inWeights])
+		return []*Node{sum, count}
+	}
+}

@@ -1,0 +1,304 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/pkg/errors"
+
+	"github.com/goswift/goswift/swift/data"
+	"github.com/goswift/goswift/swift/models"
+)
+
+// Trainer runs causal-LM training of the trainable variables of a context (the tuner decides
+// which: see tuners.Freeze) with AdamW, a warm-up + cosine schedule, global-norm clipping and
+// gradient accumulation normalised by the accumulated batch's token count.
+type Trainer struct {
+	backend backends.Backend
+	ctx     *context.Context
+	model   *models.Model
+	data    data.Dataset
+	cfg     Config
+
+	vars                  []*context.Variable // trainable, sorted by scope/name
+	accumulate, applyStep *context.Exec
+	eval                  *context.Exec
+
+	step int         // optimizer steps done
+	log  []LogRecord // this process's records
+	// Progress receives the progress bar and messages (default os.Stderr).
+	Progress io.Writer
+	// OnLog, if set, sees every log record (training and eval) as it is produced.
+	OnLog func(LogRecord)
+}
+
+// LogRecord is one line of the training log (train_log.jsonl).
+type LogRecord struct {
+	Step      int     `json:"step"`
+	Loss      float64 `json:"loss,omitempty"`
+	EvalLoss  float64 `json:"eval_loss,omitempty"`
+	LR        float64 `json:"lr,omitempty"`
+	GradNorm  float64 `json:"grad_norm,omitempty"`
+	Tokens    int     `json:"tokens,omitempty"`
+	TokensPS  float64 `json:"tokens_per_s,omitempty"`
+	ElapsedMS int64   `json:"elapsed_ms,omitempty"`
+}
+
+// New prepares a trainer. The trainable variables (v.Trainable) are what it trains; their
+// optimizer state is created (zeros) in ctx under /optimizer, so checkpoints hold it.
+func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds data.Dataset, cfg Config) (*Trainer, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t := &Trainer{backend: backend, ctx: ctx, model: model, data: ds, cfg: cfg, Progress: os.Stderr}
+	for v := range ctx.IterVariables() {
+		if v.Trainable {
+			if !v.DType().IsFloat() {
+				return nil, errors.Errorf("train: trainable variable %s has dtype %s", v.ScopeAndName(), v.DType())
+			}
+			t.vars = append(t.vars, v)
+		}
+	}
+	if len(t.vars) == 0 {
+		return nil, errors.New("train: no trainable variables (attach a tuner first)")
+	}
+	sort.Slice(t.vars, func(i, j int) bool { return t.vars[i].ScopeAndName() < t.vars[j].ScopeAndName() })
+	scopes := []string{scopeMoment1, scopeMoment2}
+	if cfg.GradAccum > 1 {
+		scopes = append(scopes, scopeAccum)
+	}
+	for _, v := range t.vars {
+		for _, s := range scopes {
+			c := ctx.InAbsPath(s + v.Scope()).Checked(false)
+			c.VariableWithValue(v.Name(), tensors.FromShape(v.Shape())).SetTrainable(false)
+		}
+	}
+	if err := ctx.SetRNGStateFromSeed(cfg.Seed); err != nil {
+		return nil, errors.Wrap(err, "train: seeding the RNG")
+	}
+	var err error
+	if t.applyStep, err = context.NewExec(backend, ctx, t.buildStep(true)); err != nil {
+		return nil, errors.Wrap(err, "train: building the step graph")
+	}
+	if cfg.GradAccum > 1 {
+		if t.accumulate, err = context.NewExec(backend, ctx, t.buildStep(false)); err != nil {
+			return nil, errors.Wrap(err, "train: building the accumulation graph")
+		}
+	}
+	if t.eval, err = context.NewExec(backend, ctx, t.buildEval()); err != nil {
+		return nil, errors.Wrap(err, "train: building the eval graph")
+	}
+	return t, nil
+}
+
+// StepsDone is the number of optimizer steps taken (including those restored by Resume).
+func (t *Trainer) StepsDone() int { return t.step }
+
+// Log returns the records produced by this trainer so far.
+func (t *Trainer) Log() []LogRecord { return t.log }
+
+func batchInputs(b *data.Batch) []any {
+	return []any{
+		tensors.FromFlatDataAndDimensions(b.Tokens, b.B, b.S),
+		tensors.FromFlatDataAndDimensions(b.Targets, b.B, b.S),
+		tensors.FromFlatDataAndDimensions(b.Positions, b.B, b.S),
+		tensors.FromFlatDataAndDimensions(b.Segments, b.B, b.S),
+		tensors.FromFlatDataAndDimensions(b.Weights, b.B, b.S),
+	}
+}
+
+// StepResult is one optimizer step's outcome.
+type StepResult struct {
+	Loss     float64 // mean over the accumulated batch's weighted positions
+	GradNorm float64 // before clipping
+	LR       float64
+	Tokens   int // weighted positions
+}
+
+// Step runs one optimizer step over GradAccum micro-batches. A non-finite loss or gradient
+// leaves every variable untouched and returns an error.
+func (t *Trainer) Step() (res StepResult, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.Errorf("train: step %d: %v", t.step, r)
+		}
+	}()
+	batches := make([]*data.Batch, t.cfg.GradAccum)
+	total := 0
+	vocab := t.model.Config.VocabSize
+	for i := range batches {
+		if batches[i], err = t.data.TrainBatch(t.step, i); err != nil {
+			return res, errors.WithMessagef(err, "train: data for step %d micro-batch %d", t.step, i)
+		}
+		if err := batches[i].Validate(vocab); err != nil {
+			return res, errors.WithMessagef(err, "train: step %d micro-batch %d", t.step, i)
+		}
+		total += batches[i].NumTargets()
+	}
+	if total == 0 {
+		return res, errors.Errorf("train: step %d has no target tokens (every loss weight is 0)", t.step)
+	}
+	c := t.cfg
+	res.LR, res.Tokens = c.LearningRate(t.step), total
+	n := float64(t.step + 1)
+	scalars := []any{float32(1 / float64(total)), float32(res.LR),
+		float32(1 / (1 - math.Pow(c.Beta1, n))), float32(1 / (1 - math.Pow(c.Beta2, n)))}
+	sum := 0.0
+	for i, b := range batches {
+		exec := t.accumulate
+		if i == len(batches)-1 {
+			exec = t.applyStep
+		}
+		out, err := exec.Exec(append(batchInputs(b), scalars...)...)
+		if err != nil {
+			return res, errors.Wrapf(err, "train: step %d micro-batch %d", t.step, i)
+		}
+		sum += float64(tensors.ToScalar[float32](out[0]))
+		if i == len(batches)-1 {
+			res.GradNorm = float64(tensors.ToScalar[float32](out[2]))
+		}
+	}
+	res.Loss = sum / float64(total)
+	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) || math.IsNaN(res.GradNorm) || math.IsInf(res.GradNorm, 0) {
+		return res, errors.Errorf("train: step %d: loss %g, gradient norm %g are not finite: update skipped, "+
+			"weights unchanged (lower the learning rate?)", t.step, res.Loss, res.GradNorm)
+	}
+	t.step++
+	return res, nil
+}
+
+// Evaluate returns the mean loss over the dataset's held-out batches.
+func (t *Trainer) Evaluate() (loss float64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.Errorf("train: eval: %v", r)
+		}
+	}()
+	batches, err := t.data.EvalBatches()
+	if err != nil {
+		return 0, errors.WithMessage(err, "train: eval data")
+	}
+	sum, count := 0.0, 0.0
+	for i, b := range batches {
+		if err := b.Validate(t.model.Config.VocabSize); err != nil {
+			return 0, errors.WithMessagef(err, "train: eval batch %d", i)
+		}
+		out, err := t.eval.Exec(batchInputs(b)...)
+		if err != nil {
+			return 0, errors.Wrapf(err, "train: eval batch %d", i)
+		}
+		sum += float64(tensors.ToScalar[float32](out[0]))
+		count += float64(tensors.ToScalar[float32](out[1]))
+	}
+	if count == 0 {
+		return 0, errors.New("train: eval: held-out data has no target tokens")
+	}
+	return sum / count, nil
+}
+
+func (t *Trainer) record(r LogRecord) error {
+	t.log = append(t.log, r)
+	if t.OnLog != nil {
+		t.OnLog(r)
+	}
+	if t.cfg.OutputDir == "" {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(t.cfg.OutputDir, "train_log.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return errors.Wrap(err, "train: writing the log")
+	}
+	line, _ := json.Marshal(r)
+	_, err = f.Write(append(line, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return errors.Wrap(err, "train: writing the log")
+}
+
+// Result summarises a Run.
+type Result struct {
+	Steps          int
+	FirstEvalLoss  float64 // held-out loss before the first step of this run
+	FinalEvalLoss  float64
+	FinalTrainLoss float64
+	Tokens         int
+	Elapsed        time.Duration
+	Checkpoint     string // last checkpoint written ("" without OutputDir)
+}
+
+// Run trains until Config.Steps optimizer steps are done (continuing after Resume), evaluating
+// every EvalEvery steps and at both ends, and checkpointing every SaveEvery steps and at the
+// end. On a non-finite loss it stops with an error; the last checkpoint stays the good one.
+func (t *Trainer) Run() (res Result, err error) {
+	c := t.cfg
+	if c.OutputDir != "" {
+		if err := os.MkdirAll(c.OutputDir, 0o755); err != nil {
+			return res, errors.Wrapf(err, "train: creating %s", c.OutputDir)
+		}
+	}
+	if res.FirstEvalLoss, err = t.Evaluate(); err != nil {
+		return res, err
+	}
+	if err := t.record(LogRecord{Step: t.step, EvalLoss: res.FirstEvalLoss}); err != nil {
+		return res, err
+	}
+	bar := newProgress(t.Progress, c.Steps, t.step, c.NoProgress)
+	start := time.Now()
+	for t.step < c.Steps {
+		stepStart := time.Now()
+		sr, err := t.Step()
+		if err != nil {
+			bar.finish()
+			return res, err
+		}
+		res.Tokens += sr.Tokens
+		res.FinalTrainLoss = sr.Loss
+		dt := time.Since(stepStart)
+		if t.step%c.LogEvery == 0 || t.step == c.Steps {
+			if err := t.record(LogRecord{Step: t.step, Loss: sr.Loss, LR: sr.LR, GradNorm: sr.GradNorm,
+				Tokens: sr.Tokens, TokensPS: float64(sr.Tokens) / dt.Seconds(), ElapsedMS: time.Since(start).Milliseconds()}); err != nil {
+				return res, err
+			}
+		}
+		bar.update(t.step, fmt.Sprintf("loss %.4f lr %.2e", sr.Loss, sr.LR))
+		if c.EvalEvery > 0 && t.step%c.EvalEvery == 0 && t.step != c.Steps {
+			ev, err := t.Evaluate()
+			if err != nil {
+				return res, err
+			}
+			if err := t.record(LogRecord{Step: t.step, EvalLoss: ev}); err != nil {
+				return res, err
+			}
+		}
+		if c.OutputDir != "" && c.SaveEvery > 0 && t.step%c.SaveEvery == 0 && t.step != c.Steps {
+			if res.Checkpoint, err = t.SaveCheckpoint(); err != nil {
+				return res, err
+			}
+		}
+	}
+	bar.finish()
+	res.Elapsed, res.Steps = time.Since(start), t.step
+	if res.FinalEvalLoss, err = t.Evaluate(); err != nil {
+		return res, err
+	}
+	if err := t.record(LogRecord{Step: t.step, EvalLoss: res.FinalEvalLoss}); err != nil {
+		return res, err
+	}
+	if c.OutputDir != "" {
+		if res.Checkpoint, err = t.SaveCheckpoint(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,8 @@
+// Package lora is Low-Rank Adaptation (Hu et al. 2021) as a GoSwift tuner:
+// y = W·x + s·B·A·dropout(x) on the selected projections, with A [r, In] Kaiming-uniform and B
+// [Out, r] zero (so the model is unchanged at step 0), s = alpha/r or alpha/√r (rsLoRA).
+// Targets are chosen by name list, "all-linear" or a full-match regex on the projection path,
+// as in PEFT. Merge folds s·B·A into the base weights; Unmerge takes it out again.
+//
+// Importing the package registers the tuner as "lora".
+package lora

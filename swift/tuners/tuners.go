@@ -1,0 +1,189 @@
+package tuners
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/pkg/errors"
+
+	"github.com/goswift/goswift/swift/models"
+)
+
+// Tuner is one fine-tuning technique attached to a model (LoRA, DoRA, full, ...).
+//
+// A tuner owns the variables under its Scope, attaches to the model through models.Hooks, and
+// says which variables train. Everything else — freezing the base, saving the adapter only —
+// is a scope filter over the context (Freeze, SaveAdapter), not a special case per tuner.
+type Tuner interface {
+	// Name is the registry name, e.g. "lora".
+	Name() string
+	// Config returns the tuner's configuration (JSON-serialisable: it goes into
+	// adapter_config.json).
+	Config() Config
+	// Scope is the absolute context scope of the tuner's own variables, e.g. "/tuners/lora".
+	Scope() string
+	// Attach creates the tuner's variables in ctx (seeded, deterministic) and adds its hooks
+	// to m. Calling it twice is an error.
+	Attach(ctx *context.Context, m *models.Model) error
+	// Trainable says whether v is trained. Tuners that train base weights (full, freeze,
+	// LISA) say so here; adapters return true only for their own scope.
+	Trainable(v *context.Variable) bool
+}
+
+// Merger is implemented by tuners whose effect can be folded into the base weights.
+type Merger interface {
+	// Merge adds the tuner's delta to the base weights; the tuner then passes through.
+	Merge(ctx *context.Context) error
+	// Unmerge subtracts it again and re-enables the tuner.
+	Unmerge(ctx *context.Context) error
+	// Merged reports the current state.
+	Merged() bool
+}
+
+// Config is a tuner's configuration. The zero value of each tuner's Config struct is a sensible
+// default (e.g. LoRA rank 8).
+type Config interface {
+	// Validate checks the values, naming the field at fault.
+	Validate() error
+	// Build returns a tuner for this configuration (not yet attached).
+	Build() (Tuner, error)
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]func() Config{}
+)
+
+// Register makes a tuner available by name, like database/sql.Register: call it from init;
+// newConfig returns a default (zero-value) config. Registering a name twice panics.
+func Register(name string, newConfig func() Config) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if newConfig == nil {
+		panic("tuners: Register with a nil config constructor")
+	}
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("tuners: Register called twice for %q", name))
+	}
+	registry[name] = newConfig
+}
+
+// Names lists the registered tuners, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// NewConfig returns the default config of the named tuner.
+func NewConfig(name string) (Config, error) {
+	registryMu.RLock()
+	mk, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, errors.Errorf("unknown tuner %q (registered: %s)", name, strings.Join(Names(), ", "))
+	}
+	return mk(), nil
+}
+
+// ParseConfig decodes a tuner's JSON config (as in adapter_config.json) over its defaults and
+// validates it. Unknown JSON fields are errors.
+func ParseConfig(name string, raw json.RawMessage) (Config, error) {
+	cfg, err := NewConfig(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(raw)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(cfg); err != nil {
+			return nil, errors.Wrapf(err, "tuner %q config", name)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, errors.WithMessagef(err, "tuner %q config", name)
+	}
+	return cfg, nil
+}
+
+// New builds and attaches the named tuner with its default config.
+func New(name string, ctx *context.Context, m *models.Model) (Tuner, error) {
+	cfg, err := NewConfig(name)
+	if err != nil {
+		return nil, err
+	}
+	return BuildAndAttach(cfg, ctx, m)
+}
+
+// BuildAndAttach validates cfg, builds the tuner, attaches it and freezes everything it does
+// not train.
+func BuildAndAttach(cfg Config, ctx *context.Context, m *models.Model) (Tuner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	t, err := cfg.Build()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.Attach(ctx, m); err != nil {
+		return nil, errors.WithMessagef(err, "attaching tuner %q", t.Name())
+	}
+	Freeze(ctx, t)
+	return t, nil
+}
+
+// Freeze marks every variable trainable exactly when one of the tuners trains it: the base is
+// frozen by scope.
+func Freeze(ctx *context.Context, ts ...Tuner) {
+	for v := range ctx.IterVariables() {
+		trainable := false
+		for _, t := range ts {
+			if t.Trainable(v) {
+				trainable = true
+				break
+			}
+		}
+		v.SetTrainable(trainable)
+	}
+}
+
+// InScope reports whether variable v lives under the absolute scope.
+func InScope(v *context.Variable, scope string) bool {
+	s := v.Scope()
+	return s == scope || strings.HasPrefix(s, scope+"/")
+}
+
+// TrainableVariables lists the trainable variables of ctx, in the context's order.
+func TrainableVariables(ctx *context.Context) []*context.Variable {
+	var out []*context.Variable
+	for v := range ctx.IterVariables() {
+		if v.Trainable {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// CountParams returns the number of trainable and total parameters in ctx.
+func CountParams(ctx *context.Context) (trainable, total int64) {
+	for v := range ctx.IterVariables() {
+		if !v.DType().IsFloat() {
+			continue
+		}
+		n := int64(v.Shape().Size())
+		total += n
+		if v.Trainable {
+			trainable += n
+		}
+	}
+	return trainable, total
+}
