@@ -9,9 +9,13 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
 
+	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/infer"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/tokenizers"
+	"github.com/goswift/goswift/swift/train"
+	"github.com/goswift/goswift/swift/tuners"
+	_ "github.com/goswift/goswift/swift/tuners/all" // register every tuner
 	"github.com/goswift/goswift/swift/weights"
 	"github.com/goswift/goswift/xla"
 )
@@ -125,6 +129,33 @@ func (m *Model) Generate(prompts []string, opts infer.Options) ([]infer.Result, 
 	}
 	opts.Decoder = m.Tokenizer
 	return m.gen.Generate(ids, opts)
+}
+
+// Attach builds a tuner from cfg, attaches it to the model and freezes everything the tuner
+// does not train. Generation afterwards includes the tuner.
+func (m *Model) Attach(cfg tuners.Config) (tuners.Tuner, error) {
+	t, err := tuners.BuildAndAttach(cfg, m.Ctx, m.Arch)
+	if err != nil {
+		return nil, err
+	}
+	m.gen = infer.NewGenerator(m.Backend, m.Ctx, m.Arch) // compiled graphs predate the hooks
+	return t, nil
+}
+
+// LoadAdapter attaches the adapter saved in dir (adapter_config.json +
+// adapter_model.safetensors).
+func (m *Model) LoadAdapter(dir string) (tuners.Tuner, error) {
+	t, err := tuners.LoadAdapter(dir, m.Ctx, m.Arch)
+	if err != nil {
+		return nil, err
+	}
+	m.gen = infer.NewGenerator(m.Backend, m.Ctx, m.Arch)
+	return t, nil
+}
+
+// Trainer prepares training of the model's trainable variables on ds.
+func (m *Model) Trainer(ds data.Dataset, cfg train.Config) (*train.Trainer, error) {
+	return train.New(m.Backend, m.Ctx, m.Arch, ds, cfg)
 }
 
 // SaveHF writes the model in Hugging Face layout (config.json + model.safetensors).

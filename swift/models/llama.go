@@ -108,7 +108,7 @@ func (m *Model) attention(ctx *context.Context, layer int, lin map[string]Linear
 	q = ApplyRoPE(q, cos, sin, cfg.RoPE)
 	k = ApplyRoPE(k, cos, sin, cfg.RoPE)
 	keys, values := st.update(layer, k, v) // [B, T, KV, D]
-	out := GroupedAttention(q, keys, values, st.mask())
+	out := GroupedAttention(ctx, q, keys, values, st.mask())
 	return linear(ctx, lin["o_proj"], Reshape(out, b, s, nh*d))
 }
 
@@ -116,19 +116,19 @@ func (m *Model) attention(ctx *context.Context, layer int, lin map[string]Linear
 // key/value head.
 //
 //	q [B, S, H, D]; keys, values [B, T, KV, D]; mask [B, S, T] bool -> [B, S, H, D].
-func GroupedAttention(q, keys, values, mask *Node) *Node {
+func GroupedAttention(ctx *context.Context, q, keys, values, mask *Node) *Node {
 	qd := q.Shape().Dimensions
 	b, s, nh, d := qd[0], qd[1], qd[2], qd[3]
 	nkv := keys.Shape().Dimensions[2]
 	t := keys.Shape().Dimensions[1]
 	groups := nh / nkv
-	qg := Reshape(q, b, s, nkv, groups, d)          // [B, S, KV, G, D]
-	scores := Einsum("bskgd,btkd->bkgst", qg, keys) // [B, KV, G, S, T]
+	qg := Reshape(q, b, s, nkv, groups, d)                // [B, S, KV, G, D]
+	scores := EinsumT(ctx, "bskgd,btkd->bkgst", qg, keys) // [B, KV, G, S, T]
 	scores = MulScalar(ConvertDType(scores, dtypes.Float32), 1/math.Sqrt(float64(d)))
 	bias := Where(mask, Scalar(q.Graph(), dtypes.Float32, 0), Scalar(q.Graph(), dtypes.Float32, maskedScore)) // [B, S, T]
 	scores = Add(scores, Reshape(bias, b, 1, 1, s, t))
-	probs := ConvertDType(Softmax(scores, -1), q.DType()) // [B, KV, G, S, T]
-	out := Einsum("bkgst,btkd->bskgd", probs, values)     // [B, S, KV, G, D]
+	probs := ConvertDType(Softmax(scores, -1), q.DType())   // [B, KV, G, S, T]
+	out := EinsumT(ctx, "bkgst,btkd->bskgd", probs, values) // [B, S, KV, G, D]
 	return Reshape(out, b, s, nh, d)
 }
 

@@ -6,9 +6,12 @@ import (
 	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph style.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/goswift/goswift/gomlx_ext/dotgrad"
 )
 
 func shapesOf(dtype dtypes.DType, dims ...int) shapes.Shape { return shapes.Make(dtype, dims...) }
@@ -28,13 +31,25 @@ func BaseVar(ctx *context.Context, g *Graph, path, name string, dims ...int) *No
 	return v.ValueGraph(g)
 }
 
-// MatMulTransposed computes x·wᵀ for a weight stored [Out, In] (PyTorch/HF layout):
+// MatMulT computes x·wᵀ for a weight stored [Out, In] (PyTorch/HF layout):
 // x [..., In], w [Out, In] -> [..., Out].
 //
-// It is the one place every projection's matmul goes through, so a faster implementation
-// (or one with a cheaper gradient) replaces it for the whole model.
-var MatMulTransposed = func(x, w *Node) *Node {
+// Every projection's matmul goes through it. In a training graph (ctx.IsTraining) it uses
+// gomlx_ext/dotgrad, whose gradient is two matmuls instead of GoMLX v0.26.0's materialised
+// batch×Out×In product; inference graphs use the plain DotGeneral.
+func MatMulT(ctx *context.Context, x, w *Node) *Node {
+	if ctx.IsTraining(x.Graph()) {
+		return dotgrad.MatMulTransposed(x, w)
+	}
 	return DotGeneral(x, []int{-1}, nil, w, []int{1}, nil)
+}
+
+// EinsumT is graph.Einsum with the training-graph gradient of MatMulT.
+func EinsumT(ctx *context.Context, equation string, lhs, rhs *Node) *Node {
+	if ctx.IsTraining(lhs.Graph()) {
+		return dotgrad.Einsum(equation, lhs, rhs)
+	}
+	return graph.Einsum(equation, lhs, rhs)
 }
 
 // BaseLinear is the plain projection: y = x·Wᵀ (+ b), reading "<Path>.weight" [Out, In] and,
@@ -45,7 +60,7 @@ func BaseLinear(ctx *context.Context, spec LinearSpec, x *Node) *Node {
 		path = spec.TiedTo
 	}
 	w := BaseVar(ctx, x.Graph(), path, "weight", spec.Out, spec.In) // [Out, In]
-	y := MatMulTransposed(x, ConvertDType(w, x.DType()))            // [..., Out]
+	y := MatMulT(ctx, x, ConvertDType(w, x.DType()))                // [..., Out]
 	if spec.Bias {
 		bias := BaseVar(ctx, x.Graph(), spec.Path, "bias", spec.Out) // [Out]
 		y = Add(y, ExpandLeftToRank(ConvertDType(bias, x.DType()), y.Rank()))

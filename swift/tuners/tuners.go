@@ -53,6 +53,11 @@ type Config interface {
 	Build() (Tuner, error)
 }
 
+// Seeded is implemented by configs whose initialisation draws random numbers.
+type Seeded interface {
+	SetSeed(seed uint64)
+}
+
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]func() Config{}
@@ -173,10 +178,11 @@ func TrainableVariables(ctx *context.Context) []*context.Variable {
 	return out
 }
 
-// CountParams returns the number of trainable and total parameters in ctx.
+// CountParams returns the number of trainable and total model parameters in ctx (base and
+// tuner weights; optimizer state and tuner flags are not parameters).
 func CountParams(ctx *context.Context) (trainable, total int64) {
 	for v := range ctx.IterVariables() {
-		if !v.DType().IsFloat() {
+		if !v.DType().IsFloat() || strings.HasPrefix(v.Name(), "#") || InScope(v, "/optimizer") {
 			continue
 		}
 		n := int64(v.Shape().Size())

@@ -16,6 +16,7 @@ import (
 // inferArgs are the flags of `goswift infer`.
 type inferArgs struct {
 	model, tokenizer, device string
+	adapter                  string
 	prompts                  stringList
 	stops                    stringList
 	maxNew                   int
@@ -31,6 +32,7 @@ func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
 
 func (a *inferArgs) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.model, "model", "", "model: a Hugging Face directory (config.json, *.safetensors, tokenizer.json) or a llama2.c checkpoint `file`")
+	fs.StringVar(&a.adapter, "adapter", "", "adapter `dir` saved by training (adapter_config.json + adapter_model.safetensors)")
 	fs.StringVar(&a.tokenizer, "tokenizer", "", "tokenizer `file` (tokenizer.json or llama2.c tokenizer.bin); default: found beside the model")
 	fs.StringVar(&a.device, "device", "auto", "auto, cpu or cuda")
 	fs.Var(&a.prompts, "prompt", "prompt `text` (repeat for a batch)")
@@ -56,6 +58,11 @@ func (a *inferArgs) Run(stdout, stderr io.Writer) error {
 	m, err := swift.Load(a.model, swift.LoadOptions{Tokenizer: a.tokenizer, Device: a.device})
 	if err != nil {
 		return err
+	}
+	if a.adapter != "" {
+		if _, err := m.LoadAdapter(a.adapter); err != nil {
+			return err
+		}
 	}
 	if m.Tokenizer == nil {
 		return errors.Errorf("goswift infer: no tokenizer found beside %s: pass --tokenizer", a.model)

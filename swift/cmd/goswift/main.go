@@ -1,7 +1,8 @@
 // Command goswift is GoSwift's command line: each verb is one args struct with a Run method
 // over the swift library.
 //
-//	goswift infer --model DIR_OR_FILE --prompt TEXT [--max-new N] [--temperature T --top-p P --top-k K --seed S]
+//	goswift infer --model DIR_OR_FILE [--adapter DIR] --prompt TEXT [--max-new N] [--temperature T --top-p P --top-k K --seed S]
+//	goswift pt --model DIR_OR_FILE --data FILE.txt --output DIR [--tuner lora --rank 8 ...] [--resume-from DIR]
 package main
 
 import (
@@ -23,6 +24,7 @@ type verb interface {
 
 var verbs = map[string]func() verb{
 	"infer": func() verb { return &inferArgs{} },
+	"pt":    func() verb { return &ptArgs{} },
 }
 
 func verbNames() []string {
@@ -59,6 +61,11 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	}
 	if fs.NArg() > 0 {
 		return errors.Errorf("goswift %s: unexpected argument %q (flags only)", args[0], fs.Arg(0))
+	}
+	if fv, ok := v.(interface{ flagsSet(map[string]bool) }); ok {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		fv.flagsSet(set)
 	}
 	defer func() {
 		if r := recover(); r != nil {

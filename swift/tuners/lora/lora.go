@@ -96,6 +96,9 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// SetSeed implements tuners.Seeded.
+func (c *Config) SetSeed(seed uint64) { c.Seed = seed }
+
 // Scaling is the factor applied to B·A: alpha/r, or alpha/√r with rsLoRA.
 func (c *Config) Scaling() float64 {
 	d := c.withDefaults()
@@ -216,12 +219,16 @@ func (l *LoRA) wrap(next models.LinearFn) models.LinearFn {
 		if l.cfg.Dropout > 0 {
 			h = layers.DropoutStatic(ctx, h, l.cfg.Dropout)
 		}
-		low := models.MatMulTransposed(h, ConvertDType(a, x.DType()))     // [..., r]
-		delta := models.MatMulTransposed(low, ConvertDType(b, x.DType())) // [..., Out]
+		low := models.MatMulT(ctx, h, ConvertDType(a, x.DType()))     // [..., r]
+		delta := models.MatMulT(ctx, low, ConvertDType(b, x.DType())) // [..., Out]
 		scale := MulScalar(ConvertDType(enabled, x.DType()), l.scaling)
 		return Add(y, Mul(delta, scale))
 	}
 }
+
+// IdentityAtInit reports that the attached model computes exactly the base model until B
+// trains (B is initialised to zero).
+func (l *LoRA) IdentityAtInit() bool { return true }
 
 // Merged implements tuners.Merger.
 func (l *LoRA) Merged() bool { return l.merged }
