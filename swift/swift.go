@@ -44,7 +44,8 @@ type Model struct {
 	Device    xla.Choice
 	Tokenizer tokenizers.Tokenizer // nil when none was found
 
-	gen *infer.Generator
+	gen    *infer.Generator
+	tuners []tuners.Tuner // attached, in order
 }
 
 // Load reads a model from a Hugging Face directory (config.json + *.safetensors [+
@@ -138,6 +139,7 @@ func (m *Model) Attach(cfg tuners.Config) (tuners.Tuner, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.tuners = append(m.tuners, t)
 	m.gen = infer.NewGenerator(m.Backend, m.Ctx, m.Arch) // compiled graphs predate the hooks
 	return t, nil
 }
@@ -149,12 +151,20 @@ func (m *Model) LoadAdapter(dir string) (tuners.Tuner, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.tuners = append(m.tuners, t)
 	m.gen = infer.NewGenerator(m.Backend, m.Ctx, m.Arch)
 	return t, nil
 }
 
-// Trainer prepares training of the model's trainable variables on ds.
+// Tuners lists the attached tuners.
+func (m *Model) Tuners() []tuners.Tuner { return m.tuners }
+
+// Trainer prepares training of the model's trainable variables on ds; the attached tuners'
+// learning-rate multipliers (LoRA+, LISA) apply unless cfg sets its own.
 func (m *Model) Trainer(ds data.Dataset, cfg train.Config) (*train.Trainer, error) {
+	if cfg.LRMultiplier == nil {
+		cfg.LRMultiplier = tuners.LRMultiplier(m.tuners...)
+	}
 	return train.New(m.Backend, m.Ctx, m.Arch, ds, cfg)
 }
 

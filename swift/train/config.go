@@ -3,6 +3,8 @@ package train
 import (
 	"math"
 
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
 	"github.com/pkg/errors"
 )
 
@@ -27,6 +29,11 @@ type Config struct {
 	LogEvery   int    `json:"log_every"`        // log line every N steps (1)
 	Seed       int64  `json:"seed"`             // dropout RNG seed (data order is the dataset's)
 	NoProgress bool   `json:"-"`                // no progress bar
+
+	// LRMultiplier, if set, scales the learning rate of variable v at step (0-based): LoRA+
+	// gives B a larger rate, LISA switches whole layers on and off (0). The multipliers are a
+	// graph input, so changing them never recompiles.
+	LRMultiplier func(step int, v *context.Variable) float64 `json:"-"`
 }
 
 // WithDefaults fills zero fields.
@@ -88,17 +95,18 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// LearningRate is the schedule: linear warm-up to LR over WarmupSteps, then cosine decay to
-// LR·MinLRRatio at the last step. step is 0-based.
+// LearningRate is the schedule: linear warm-up to LR over WarmupSteps, then cosine decay
+// towards LR·MinLRRatio, reached one step after the last (as transformers' cosine schedule).
+// step is 0-based.
 func (c Config) LearningRate(step int) float64 {
 	c = c.WithDefaults()
 	if c.WarmupSteps > 0 && step < c.WarmupSteps {
 		return c.LR * float64(step+1) / float64(c.WarmupSteps)
 	}
 	decay := c.Steps - c.WarmupSteps
-	if decay <= 1 {
+	if decay <= 0 {
 		return c.LR
 	}
-	progress := float64(step-c.WarmupSteps) / float64(decay-1)
+	progress := float64(step-c.WarmupSteps) / float64(decay)
 	return c.LR * (c.MinLRRatio + (1-c.MinLRRatio)*0.5*(1+math.Cos(math.Pi*progress)))
 }

@@ -47,6 +47,7 @@ const (
 	inLR       // scalar learning rate for this step
 	inBias1    // scalar 1/(1−β1^t)
 	inBias2    // scalar 1/(1−β2^t)
+	inLRScale  // [len(vars)] per-variable learning-rate multipliers for this step
 	numInputs
 )
 
@@ -95,26 +96,29 @@ func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) [
 		}
 		finite := LogicalAnd(IsFinite(norm), IsFinite(sum))
 		for i, v := range t.vars {
-			t.adamW(ctx, v, Mul(grads[i], factor), finite, in[inLR], in[inBias1], in[inBias2])
+			scale := Reshape(Gather(in[inLRScale], Const(g, []int32{int32(i)}))) // scalar
+			// A variable whose multiplier is 0 this step (LISA) keeps its weights and moments.
+			update := LogicalAnd(finite, GreaterThan(scale, ZerosLike(scale)))
+			t.adamW(ctx, v, Mul(grads[i], factor), update, Mul(in[inLR], scale), in[inBias1], in[inBias2])
 		}
 		return []*Node{sum, count, norm}
 	}
 }
 
 // adamW applies one AdamW update to v (decoupled weight decay, only on matrices).
-func (t *Trainer) adamW(ctx *context.Context, v *context.Variable, grad, finite, lr, bias1, bias2 *Node) {
+func (t *Trainer) adamW(ctx *context.Context, v *context.Variable, grad, update, lr, bias1, bias2 *Node) {
 	cfg := t.cfg
 	g := grad.Graph()
 	m1, m2 := stateVar(ctx, scopeMoment1, v), stateVar(ctx, scopeMoment2, v)
 	w := v.ValueGraph(g)
 	m := Add(MulScalar(m1.ValueGraph(g), cfg.Beta1), MulScalar(grad, 1-cfg.Beta1))
 	s := Add(MulScalar(m2.ValueGraph(g), cfg.Beta2), MulScalar(Square(grad), 1-cfg.Beta2))
-	update := Div(Mul(m, bias1), AddScalar(Sqrt(Mul(s, bias2)), cfg.Epsilon))
+	step := Div(Mul(m, bias1), AddScalar(Sqrt(Mul(s, bias2)), cfg.Epsilon))
 	if cfg.WeightDecay > 0 && v.Shape().Rank() >= 2 {
-		update = Add(update, MulScalar(w, cfg.WeightDecay))
+		step = Add(step, MulScalar(w, cfg.WeightDecay))
 	}
-	keep := func(newV, old *Node) *Node { return Where(finite, newV, old) }
-	v.SetValueGraph(keep(Sub(w, Mul(update, lr)), w))
+	keep := func(newV, old *Node) *Node { return Where(update, newV, old) }
+	v.SetValueGraph(keep(Sub(w, Mul(step, lr)), w))
 	m1.SetValueGraph(keep(m, m1.ValueGraph(g)))
 	m2.SetValueGraph(keep(s, m2.ValueGraph(g)))
 }

@@ -220,3 +220,77 @@ func TestGradAccumMatchesBigBatch(t *testing.T) {
 		t.Fatalf("accumulated vs big-batch weights differ by %g (relative) > 1e-4", maxRel)
 	}
 }
+
+// TestLRMultiplier: a variable whose multiplier is 0 keeps its weights (and trains again when
+// the multiplier returns), others train.
+func TestLRMultiplier(t *testing.T) {
+	ctx, m, ds := setup(t, &lora.Config{Rank: 4, Seed: 6}, data.TextConfig{SeqLen: 16, BatchSize: 2, Seed: 1})
+	frozenA := func(step int, v *context.Variable) float64 {
+		if v.Name() == "lora_A" && step < 2 {
+			return 0
+		}
+		return 1
+	}
+	tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 3, LR: 1e-2, NoProgress: true, LRMultiplier: frozenA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := func(name string) map[string][]float32 {
+		out := map[string][]float32{}
+		for _, v := range tuners.TrainableVariables(ctx) {
+			if v.Name() == name {
+				out[v.ScopeAndName()] = tensors.MustCopyFlatData[float32](v.MustValue())
+			}
+		}
+		return out
+	}
+	a0, b0 := values("lora_A"), values("lora_B")
+	for range 2 {
+		if _, err := tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a1, b1 := values("lora_A"), values("lora_B")
+	for k := range a0 {
+		if !slices.Equal(a0[k], a1[k]) {
+			t.Fatalf("%s moved with multiplier 0", k)
+		}
+	}
+	movedB := false
+	for k := range b0 {
+		movedB = movedB || !slices.Equal(b0[k], b1[k])
+	}
+	if !movedB {
+		t.Fatal("no lora_B moved")
+	}
+	if _, err := tr.Step(); err != nil {
+		t.Fatal(err)
+	}
+	a2 := values("lora_A")
+	for k := range a1 {
+		if slices.Equal(a1[k], a2[k]) {
+			t.Fatalf("%s did not move once its multiplier returned to 1", k)
+		}
+	}
+}
+
+func TestLearningRateSchedule(t *testing.T) {
+	c := train.Config{Steps: 10, LR: 1, WarmupSteps: 2, MinLRRatio: 0.1}
+	want := []float64{0.5, 1, 1}
+	for i, w := range want {
+		if got := c.LearningRate(i); math.Abs(got-w) > 1e-12 {
+			t.Fatalf("step %d: lr %g, want %g", i, got, w)
+		}
+	}
+	prev := c.LearningRate(2)
+	for s := 3; s < 10; s++ {
+		lr := c.LearningRate(s)
+		if lr >= prev || lr <= 0.1 {
+			t.Fatalf("step %d: lr %g not decaying within (0.1, %g)", s, lr, prev)
+		}
+		prev = lr
+	}
+	if got := c.LearningRate(10); math.Abs(got-0.1) > 1e-12 {
+		t.Fatalf("floor %g, want 0.1", got)
+	}
+}

@@ -151,8 +151,15 @@ func (t *Trainer) Step() (res StepResult, err error) {
 	c := t.cfg
 	res.LR, res.Tokens = c.LearningRate(t.step), total
 	n := float64(t.step + 1)
+	scales := make([]float32, len(t.vars))
+	for i, v := range t.vars {
+		scales[i] = 1
+		if c.LRMultiplier != nil {
+			scales[i] = float32(c.LRMultiplier(t.step, v))
+		}
+	}
 	scalars := []any{float32(1 / float64(total)), float32(res.LR),
-		float32(1 / (1 - math.Pow(c.Beta1, n))), float32(1 / (1 - math.Pow(c.Beta2, n)))}
+		float32(1 / (1 - math.Pow(c.Beta1, n))), float32(1 / (1 - math.Pow(c.Beta2, n))), scales}
 	sum := 0.0
 	for i, b := range batches {
 		exec := t.accumulate

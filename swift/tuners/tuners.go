@@ -53,6 +53,33 @@ type Config interface {
 	Build() (Tuner, error)
 }
 
+// LRScaler is implemented by tuners that give variables their own learning-rate multiplier,
+// per step: LoRA+ (B learns ratio× faster than A), LISA (whole layers on or off by step).
+type LRScaler interface {
+	LRMultiplier(step int, v *context.Variable) float64
+}
+
+// LRMultiplier combines the multipliers of every tuner that has one (their product), for
+// train.Config.LRMultiplier; nil when none has.
+func LRMultiplier(ts ...Tuner) func(step int, v *context.Variable) float64 {
+	var scalers []LRScaler
+	for _, t := range ts {
+		if s, ok := t.(LRScaler); ok {
+			scalers = append(scalers, s)
+		}
+	}
+	if len(scalers) == 0 {
+		return nil
+	}
+	return func(step int, v *context.Variable) float64 {
+		m := 1.0
+		for _, s := range scalers {
+			m *= s.LRMultiplier(step, v)
+		}
+		return m
+	}
+}
+
 // Seeded is implemented by configs whose initialisation draws random numbers.
 type Seeded interface {
 	SetSeed(seed uint64)
