@@ -6,6 +6,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph style.
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/goswift/goswift/gomlx_ext/remat"
 )
 
 // Model is a Llama-family decoder (llama, mistral, qwen2, smollm): token embedding, a stack of
@@ -19,7 +21,10 @@ import (
 // Model only builds graphs; it holds no tensors. Tuners attach through AddHooks.
 type Model struct {
 	Config *Config
-	hooks  []Hooks
+	// GradientCheckpointing recomputes each block's activations in the backward pass of
+	// training graphs instead of keeping them (gomlx_ext/remat): less memory, ~30% more time.
+	GradientCheckpointing bool
+	hooks                 []Hooks
 }
 
 // New returns a model for cfg.
@@ -71,28 +76,52 @@ type recomputeState struct{ m *Node }
 func (r *recomputeState) update(_ int, k, v *Node) (*Node, *Node) { return k, v }
 func (r *recomputeState) mask() *Node                             { return r.m }
 
+// ParamGradientCheckpointing is the graph parameter set while building a training graph with
+// gradient checkpointing: hooks that draw random numbers (dropout) must refuse it, since the
+// recomputation would draw different ones.
+const ParamGradientCheckpointing = "goswift_gradient_checkpointing"
+
 // run is the decoder itself, shared by the recompute and the KV-cache paths.
 func (m *Model) run(ctx *context.Context, tokens, positions *Node, st kvState) *Node {
 	cfg := m.Config
+	g := tokens.Graph()
 	x := m.embedChain()(ctx, tokens)                              // [B, S, Hidden]
 	cos, sin := ropeTables(positions, cfg.HeadDim, cfg.RopeTheta) // [B, S, D/2] each
-	linear, subLayer := m.linearChain(), m.subLayerChain()
+	rs, recompute := st.(*recomputeState)
+	checkpoint := m.GradientCheckpointing && recompute && ctx.IsTraining(g)
+	if checkpoint {
+		ctx.SetGraphParam(g, ParamGradientCheckpointing, true)
+	}
 	for i, block := range m.Blocks() {
-		lin := m.blockLinears(block, i)
-		// Attention sub-layer.
-		h := RMSNorm(ctx, block.Path+".input_layernorm", x, cfg.RMSNormEps) // [B, S, Hidden]
-		attn := m.attention(ctx, i, lin, linear, h, cos, sin, st)           // [B, S, Hidden]
-		attn = subLayer(ctx, SubLayerSpec{Layer: i, Kind: "attn", Path: block.Path + ".self_attn", Width: cfg.HiddenSize}, h, attn)
-		x = Add(x, attn)
-		// MLP sub-layer (SwiGLU).
-		h = RMSNorm(ctx, block.Path+".post_attention_layernorm", x, cfg.RMSNormEps)
-		gate := linear(ctx, lin["gate_proj"], h) // [B, S, Intermediate]
-		up := linear(ctx, lin["up_proj"], h)     // [B, S, Intermediate]
-		mlp := linear(ctx, lin["down_proj"], Mul(Mul(gate, Sigmoid(gate)), up))
-		mlp = subLayer(ctx, SubLayerSpec{Layer: i, Kind: "mlp", Path: block.Path + ".mlp", Width: cfg.HiddenSize}, h, mlp)
-		x = Add(x, mlp)
+		if !checkpoint {
+			x = m.block(ctx, i, block, x, cos, sin, st)
+			continue
+		}
+		// Keep only the block's inputs alive; recompute its activations in the backward pass.
+		x = remat.Checkpoint(func(in []*Node) []*Node {
+			return []*Node{m.block(ctx.Checked(false), i, block, in[0], in[1], in[2], &recomputeState{m: in[3]})}
+		}, x, cos, sin, rs.m)[0]
 	}
 	return RMSNorm(ctx, "model.norm", x, cfg.RMSNormEps)
+}
+
+// block is one pre-norm decoder block: x [B, S, Hidden] -> [B, S, Hidden].
+func (m *Model) block(ctx *context.Context, i int, block BlockRef, x, cos, sin *Node, st kvState) *Node {
+	cfg := m.Config
+	lin := m.blockLinears(block, i)
+	linear, subLayer := m.linearChain(), m.subLayerChain()
+	// Attention sub-layer.
+	h := RMSNorm(ctx, block.Path+".input_layernorm", x, cfg.RMSNormEps) // [B, S, Hidden]
+	attn := m.attention(ctx, i, lin, linear, h, cos, sin, st)           // [B, S, Hidden]
+	attn = subLayer(ctx, SubLayerSpec{Layer: i, Kind: "attn", Path: block.Path + ".self_attn", Width: cfg.HiddenSize}, h, attn)
+	x = Add(x, attn)
+	// MLP sub-layer (SwiGLU).
+	h = RMSNorm(ctx, block.Path+".post_attention_layernorm", x, cfg.RMSNormEps)
+	gate := linear(ctx, lin["gate_proj"], h) // [B, S, Intermediate]
+	up := linear(ctx, lin["up_proj"], h)     // [B, S, Intermediate]
+	mlp := linear(ctx, lin["down_proj"], Mul(Mul(gate, Sigmoid(gate)), up))
+	mlp = subLayer(ctx, SubLayerSpec{Layer: i, Kind: "mlp", Path: block.Path + ".mlp", Width: cfg.HiddenSize}, h, mlp)
+	return Add(x, mlp)
 }
 
 // attention is grouped-query causal self-attention with rotary embeddings.

@@ -38,7 +38,7 @@ func BaseVar(ctx *context.Context, g *Graph, path, name string, dims ...int) *No
 // gomlx_ext/dotgrad, whose gradient is two matmuls instead of GoMLX v0.26.0's materialised
 // batch×Out×In product; inference graphs use the plain DotGeneral.
 func MatMulT(ctx *context.Context, x, w *Node) *Node {
-	if ctx.IsTraining(x.Graph()) {
+	if useDotGrad(ctx, x.Graph()) {
 		return dotgrad.MatMulTransposed(x, w)
 	}
 	return DotGeneral(x, []int{-1}, nil, w, []int{1}, nil)
@@ -46,10 +46,18 @@ func MatMulT(ctx *context.Context, x, w *Node) *Node {
 
 // EinsumT is graph.Einsum with the training-graph gradient of MatMulT.
 func EinsumT(ctx *context.Context, equation string, lhs, rhs *Node) *Node {
-	if ctx.IsTraining(lhs.Graph()) {
+	if useDotGrad(ctx, lhs.Graph()) {
 		return dotgrad.Einsum(equation, lhs, rhs)
 	}
 	return graph.Einsum(equation, lhs, rhs)
+}
+
+// ParamPlainMatMulGradient, set true in a context, makes training graphs use GoMLX's own
+// DotGeneral gradient (for benchmarks and equivalence tests against it).
+const ParamPlainMatMulGradient = "goswift_plain_matmul_gradient"
+
+func useDotGrad(ctx *context.Context, g *Graph) bool {
+	return ctx.IsTraining(g) && !context.GetParamOr(ctx, ParamPlainMatMulGradient, false)
 }
 
 // BaseLinear is the plain projection: y = x·Wᵀ (+ b), reading "<Path>.weight" [Out, In] and,

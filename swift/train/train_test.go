@@ -3,8 +3,10 @@ package train_test
 import (
 	"bytes"
 	"math"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -292,5 +294,63 @@ func TestLearningRateSchedule(t *testing.T) {
 	}
 	if got := c.LearningRate(10); math.Abs(got-0.1) > 1e-12 {
 		t.Fatalf("floor %g, want 0.1", got)
+	}
+}
+
+// TestGradientCheckpointingMatches: training with gradient checkpointing (each block recomputed
+// in the backward pass) follows the same loss trajectory as without it.
+func TestGradientCheckpointingMatches(t *testing.T) {
+	run := func(checkpoint bool) []float64 {
+		ctx, m, ds := setup(t, &lora.Config{Rank: 4, Seed: 8}, data.TextConfig{SeqLen: 32, BatchSize: 2, Seed: 2})
+		m.GradientCheckpointing = checkpoint
+		tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 3, LR: 5e-3, NoProgress: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var losses []float64
+		for range 3 {
+			r, err := tr.Step()
+			if err != nil {
+				t.Fatal(err)
+			}
+			losses = append(losses, r.Loss, r.GradNorm)
+		}
+		return losses
+	}
+	plain, remat := run(false), run(true)
+	for i := range plain {
+		if math.Abs(plain[i]-remat[i]) > 1e-5*math.Abs(plain[i]) {
+			t.Fatalf("value %d: %.8f without vs %.8f with gradient checkpointing (loss, grad norm per step)", i, plain[i], remat[i])
+		}
+	}
+}
+
+// TestWatchdog200Steps runs 200 steps and an evaluation under the project's simplego
+// configuration (xla.DefaultGoConfig): the plain "go" config deadlocks in simplego's worker pool
+// on these graphs (seen here: the first training test hung at 0% CPU), so a hang here fails
+// with every goroutine's stack instead of eating the whole test timeout.
+func TestWatchdog200Steps(t *testing.T) {
+	ctx, m, ds := setup(t, &lora.Config{Rank: 4, Seed: 9}, data.TextConfig{SeqLen: 16, BatchSize: 1, Seed: 4, EvalBatches: 1})
+	tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 200, LR: 1e-3, NoProgress: true, GradAccum: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.Run()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(8 * time.Minute):
+		buf := make([]byte, 1<<22)
+		n := runtime.Stack(buf, true)
+		t.Fatalf("training did not finish in 8 minutes (deadlock?):\n%s", buf[:n])
+	}
+	if tr.StepsDone() != 200 {
+		t.Fatalf("%d steps done", tr.StepsDone())
 	}
 }

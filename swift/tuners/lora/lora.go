@@ -216,7 +216,11 @@ func (l *LoRA) wrap(next models.LinearFn) models.LinearFn {
 		b := ctx.GetVariableByScopeAndName(varScope(spec), "lora_B").ValueGraph(g) // [Out, r]
 		enabled := ctx.GetVariableByScopeAndName(Scope, enabledVar).ValueGraph(g)
 		h := x
-		if l.cfg.Dropout > 0 {
+		if l.cfg.Dropout > 0 && ctx.IsTraining(g) {
+			if context.GetGraphParamOr(ctx, g, models.ParamGradientCheckpointing, false) {
+				panic(errors.New("lora: lora_dropout > 0 cannot be combined with gradient checkpointing " +
+					"(the recomputed dropout mask would differ): set lora_dropout to 0"))
+			}
 			h = layers.DropoutStatic(ctx, h, l.cfg.Dropout)
 		}
 		low := models.MatMulT(ctx, h, ConvertDType(a, x.DType()))     // [..., r]
