@@ -11,7 +11,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/goswift/goswift/gomlx_ext/internal/peakmem"
+	"github.com/goswift/goswift/internal/peakmem"
 )
 
 // linearSize is one linear layer x [..., In] · w [Out, In]ᵀ.
