@@ -3,8 +3,10 @@ package train_test
 import (
 	"bytes"
 	"math"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -352,5 +354,56 @@ func TestWatchdog200Steps(t *testing.T) {
 	}
 	if tr.StepsDone() != 200 {
 		t.Fatalf("%d steps done", tr.StepsDone())
+	}
+}
+
+// nanAt wraps a dataset, poisoning the loss weights of one step with NaN.
+type nanAt struct {
+	data.Dataset
+	step int
+}
+
+func (n nanAt) TrainBatch(step, micro int) (*data.Batch, error) {
+	b, err := n.Dataset.TrainBatch(step, micro)
+	if err == nil && step == n.step {
+		b.Weights[0] = float32(math.NaN())
+	}
+	return b, err
+}
+
+// TestNaNStopsAndKeepsCheckpoint: a non-finite loss stops the run with a clear error, leaves
+// every variable as it was before the bad step, and the last good checkpoint stays the latest.
+func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
+	ctx, m, ds := setup(t, &lora.Config{Rank: 4, Seed: 3}, data.TextConfig{SeqLen: 16, BatchSize: 2, Seed: 5, EvalBatches: 1})
+	dir := t.TempDir()
+	tr, err := train.New(testutil.Backend(t), ctx, m, nanAt{Dataset: ds, step: 2},
+		train.Config{Steps: 5, LR: 1e-3, SaveEvery: 1, OutputDir: dir, NoProgress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snapshot map[string][]float32
+	tr.OnLog = func(r train.LogRecord) {
+		if r.Step == 2 && r.Loss != 0 {
+			snapshot = map[string][]float32{}
+			for _, v := range tuners.TrainableVariables(ctx) {
+				snapshot[v.ScopeAndName()] = tensors.MustCopyFlatData[float32](v.MustValue())
+			}
+		}
+	}
+	_, err = tr.Run()
+	if err == nil || !strings.Contains(err.Error(), "not finite") {
+		t.Fatalf("error %v, want a not-finite error", err)
+	}
+	if tr.StepsDone() != 2 {
+		t.Fatalf("%d steps done, want 2", tr.StepsDone())
+	}
+	for _, v := range tuners.TrainableVariables(ctx) {
+		if !slices.Equal(snapshot[v.ScopeAndName()], tensors.MustCopyFlatData[float32](v.MustValue())) {
+			t.Fatalf("%s changed by the NaN step", v.ScopeAndName())
+		}
+	}
+	latest, err := train.LatestCheckpoint(dir)
+	if err != nil || filepath.Base(latest) != "checkpoint-000002" {
+		t.Fatalf("latest checkpoint %q (%v), want checkpoint-000002", latest, err)
 	}
 }
