@@ -30,6 +30,9 @@ type Config struct {
 	Seed       int64  `json:"seed"`             // dropout RNG seed (data order is the dataset's)
 	NoProgress bool   `json:"-"`                // no progress bar
 
+	// Parallel configures data parallelism (default: one device).
+	Parallel Parallel `json:"parallel,omitempty"`
+
 	// LRMultiplier, if set, scales the learning rate of variable v at step (0-based): LoRA+
 	// gives B a larger rate, LISA switches whole layers on and off (0). The multipliers are a
 	// graph input, so changing them never recompiles.
@@ -89,6 +92,8 @@ func (c Config) Validate() error {
 		return bad("beta2", c.Beta2, "must be in [0, 1)")
 	case c.Epsilon < 0:
 		return bad("epsilon", c.Epsilon, "must be >= 0")
+	case c.Parallel.Devices < 0:
+		return bad("parallel.devices", c.Parallel.Devices, "must be >= 0")
 	case c.EvalEvery < 0 || c.SaveEvery < 0 || c.KeepLast < 0 || c.LogEvery < 0:
 		return errors.Errorf("train config: eval_every, save_every, keep_checkpoints and log_every must be >= 0")
 	}

@@ -32,6 +32,7 @@ type Trainer struct {
 	vars                  []*context.Variable // trainable, sorted by scope/name
 	accumulate, applyStep *context.Exec
 	eval                  *context.Exec
+	plan                  *Plan // nil on one device
 
 	step int         // optimizer steps done
 	log  []LogRecord // this process's records
@@ -73,8 +74,9 @@ func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds
 		return nil, errors.New("train: no trainable variables (attach a tuner first)")
 	}
 	sort.Slice(t.vars, func(i, j int) bool { return t.vars[i].ScopeAndName() < t.vars[j].ScopeAndName() })
+	emulated := cfg.Parallel.degree() > 1 && cfg.Parallel.Emulate
 	scopes := []string{scopeMoment1, scopeMoment2}
-	if cfg.GradAccum > 1 {
+	if cfg.GradAccum > 1 || emulated {
 		scopes = append(scopes, scopeAccum)
 	}
 	for _, v := range t.vars {
@@ -90,13 +92,18 @@ func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds
 	if t.applyStep, err = context.NewExec(backend, ctx, t.buildStep(true)); err != nil {
 		return nil, errors.Wrap(err, "train: building the step graph")
 	}
-	if cfg.GradAccum > 1 {
+	if cfg.GradAccum > 1 || emulated {
 		if t.accumulate, err = context.NewExec(backend, ctx, t.buildStep(false)); err != nil {
 			return nil, errors.Wrap(err, "train: building the accumulation graph")
 		}
 	}
 	if t.eval, err = context.NewExec(backend, ctx, t.buildEval()); err != nil {
 		return nil, errors.Wrap(err, "train: building the eval graph")
+	}
+	if cfg.Parallel.Devices >= 1 {
+		if err := t.setupParallel(); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
@@ -162,17 +169,13 @@ func (t *Trainer) Step() (res StepResult, err error) {
 		float32(1 / (1 - math.Pow(c.Beta1, n))), float32(1 / (1 - math.Pow(c.Beta2, n))), scales}
 	sum := 0.0
 	for i, b := range batches {
-		exec := t.accumulate
-		if i == len(batches)-1 {
-			exec = t.applyStep
-		}
-		out, err := exec.Exec(append(batchInputs(b), scalars...)...)
+		outs, err := t.runMicro(b, scalars, i == len(batches)-1)
 		if err != nil {
-			return res, errors.Wrapf(err, "train: step %d micro-batch %d", t.step, i)
+			return res, errors.WithMessagef(err, "train: step %d micro-batch %d", t.step, i)
 		}
-		sum += float64(tensors.ToScalar[float32](out[0]))
+		sum += outs[0]
 		if i == len(batches)-1 {
-			res.GradNorm = float64(tensors.ToScalar[float32](out[2]))
+			res.GradNorm = outs[1]
 		}
 	}
 	res.Loss = sum / float64(total)
@@ -183,6 +186,79 @@ func (t *Trainer) Step() (res StepResult, err error) {
 	t.step++
 	return res, nil
 }
+
+// runMicro runs one micro-batch: accumulate its gradient, or (last) accumulate and apply.
+// Returns [loss sum, gradient norm (when last)].
+func (t *Trainer) runMicro(b *data.Batch, scalars []any, last bool) ([2]float64, error) {
+	var res [2]float64
+	pick := func(last bool) *context.Exec {
+		if last {
+			return t.applyStep
+		}
+		return t.accumulate
+	}
+	var runs [][]any
+	var execs []*context.Exec
+	switch {
+	case t.plan == nil:
+		runs, execs = [][]any{append(batchInputs(b), scalars...)}, []*context.Exec{pick(last)}
+	case t.plan.Emulate:
+		// Each shard's gradient is summed into the accumulators: the all-reduce, one device.
+		shards, err := t.plan.SplitBatch(b)
+		if err != nil {
+			return res, err
+		}
+		for r, sh := range shards {
+			runs = append(runs, append(batchInputs(sh), scalars...))
+			execs = append(execs, pick(last && r == len(shards)-1))
+		}
+	default:
+		in, err := t.plan.distributedInputs(b, scalars)
+		if err != nil {
+			return res, err
+		}
+		runs, execs = [][]any{in}, []*context.Exec{pick(last)}
+	}
+	for i, args := range runs {
+		out, err := execs[i].Exec(args...)
+		if err != nil {
+			return res, err
+		}
+		res[0] += float64(tensors.ToScalar[float32](out[0]))
+		if len(out) > 2 {
+			res[1] = float64(tensors.ToScalar[float32](out[2]))
+		}
+	}
+	return res, nil
+}
+
+// setupParallel plans the variables' sharding and configures the executables for SPMD.
+func (t *Trainer) setupParallel() error {
+	plan, err := NewPlan(t.ctx, t.cfg.Parallel)
+	if err != nil {
+		return err
+	}
+	if err := plan.checkDevices(t.backend); err != nil {
+		return err
+	}
+	t.plan = plan
+	if plan.Emulate {
+		return nil
+	}
+	if err := plan.applyVariableSpecs(t.ctx); err != nil {
+		return err
+	}
+	for _, e := range []*context.Exec{t.applyStep, t.accumulate} {
+		if e != nil {
+			plan.configureExec(e, numInputs)
+		}
+	}
+	plan.configureExec(t.eval, inWeights+1)
+	return nil
+}
+
+// Plan returns the data-parallel plan (nil on one device).
+func (t *Trainer) Plan() *Plan { return t.plan }
 
 // Evaluate returns the mean loss over the dataset's held-out batches.
 func (t *Trainer) Evaluate() (loss float64, err error) {
@@ -200,7 +276,13 @@ func (t *Trainer) Evaluate() (loss float64, err error) {
 		if err := b.Validate(t.model.Config.VocabSize); err != nil {
 			return 0, errors.WithMessagef(err, "train: eval batch %d", i)
 		}
-		out, err := t.eval.Exec(batchInputs(b)...)
+		args := batchInputs(b)
+		if t.plan != nil && !t.plan.Emulate {
+			if args, err = t.plan.distributedInputs(b, nil); err != nil {
+				return 0, errors.WithMessagef(err, "train: eval batch %d", i)
+			}
+		}
+		out, err := t.eval.Exec(args...)
 		if err != nil {
 			return 0, errors.Wrapf(err, "train: eval batch %d", i)
 		}
