@@ -229,6 +229,9 @@ func (pl *Plan) checkDevices(b backends.Backend) error {
 	if pl.Emulate {
 		return nil
 	}
+	if name := b.Name(); name != "xla" && name != "stablehlo" {
+		return errors.Errorf("parallel: the SPMD path needs the XLA backend; %q implements no distributed execution (use Emulate for CPU semantics)", name)
+	}
 	if n := b.NumDevices(); n < pl.degree() {
 		return errors.Errorf("parallel: %d devices asked for, backend %q has %d (simplego has one: use Emulate for CPU semantics; multi-device needs an XLA/PJRT plugin)",
 			pl.degree(), b.Name(), n)

@@ -108,6 +108,9 @@ func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds
 	return t, nil
 }
 
+// Config returns the trainer's configuration, defaults filled in.
+func (t *Trainer) Config() Config { return t.cfg }
+
 // StepsDone is the number of optimizer steps taken (including those restored by Resume).
 func (t *Trainer) StepsDone() int { return t.step }
 
