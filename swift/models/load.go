@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
@@ -126,6 +128,9 @@ type LoadOptions struct {
 	// float32 variable: QLoRA quantises here, one tensor at a time, so the float32 copy of
 	// the whole model never exists. It returns handled=false to fall back to the default.
 	Store func(ctx *context.Context, name string, dims []int, data []float32) (handled bool, err error)
+	// DType stores the base weights as float32 (default) or bfloat16 (GPU training: bf16
+	// weights and activations; adapters, optimizer state and the loss stay float32).
+	DType dtypes.DType
 }
 
 // LoadVariables checks the checkpoint against its config (every tensor present with the right
@@ -183,7 +188,19 @@ func storeTensor(ctx *context.Context, name string, dims []int, data []float32, 
 		}
 	}()
 	scope, varName := SplitTensorName(name)
-	t := tensors.FromFlatDataAndDimensions(data, dims...)
+	var t *tensors.Tensor
+	switch opts.DType {
+	case dtypes.InvalidDType, dtypes.Float32:
+		t = tensors.FromFlatDataAndDimensions(data, dims...)
+	case dtypes.BFloat16:
+		bf := make([]bfloat16.BFloat16, len(data))
+		for i, x := range data {
+			bf[i] = bfloat16.FromFloat32(x)
+		}
+		t = tensors.FromFlatDataAndDimensions(bf, dims...)
+	default:
+		return errors.Errorf("base weights dtype %s not supported (float32 or bfloat16)", opts.DType)
+	}
 	ctx.InAbsPath(scope).Checked(false).VariableWithValue(varName, t)
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
@@ -33,13 +35,9 @@ func ExportTensors(ctx *context.Context, cfg *Config, dtype weights.DType) ([]we
 		if v == nil {
 			return nil, errors.Errorf("export: variable for tensor %q is missing", name)
 		}
-		t, err := v.Value()
+		data, err := VariableFloat32(v)
 		if err != nil {
-			return nil, errors.Wrapf(err, "export: reading %q", name)
-		}
-		data, err := tensors.CopyFlatData[float32](t)
-		if err != nil {
-			return nil, errors.Wrapf(err, "export: %q is not float32", name)
+			return nil, errors.WithMessagef(err, "export %q", name)
 		}
 		if cfg.RoPE == RoPEInterleaved && (strings.HasSuffix(name, "q_proj.weight") || strings.HasSuffix(name, "k_proj.weight") ||
 			strings.HasSuffix(name, "q_proj.bias") || strings.HasSuffix(name, "k_proj.bias")) {
@@ -54,6 +52,29 @@ func ExportTensors(ctx *context.Context, cfg *Config, dtype weights.DType) ([]we
 		out = append(out, weights.Tensor{Name: name, Shape: expected[name], DType: dtype, Data: data})
 	}
 	return out, nil
+}
+
+// VariableFloat32 copies a float32 or bfloat16 variable's value as float32.
+func VariableFloat32(v *context.Variable) ([]float32, error) {
+	t, err := v.Value()
+	if err != nil {
+		return nil, errors.Wrapf(err, "reading %s", v.ScopeAndName())
+	}
+	switch v.DType() {
+	case dtypes.Float32:
+		return tensors.CopyFlatData[float32](t)
+	case dtypes.BFloat16:
+		bf, err := tensors.CopyFlatData[bfloat16.BFloat16](t)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float32, len(bf))
+		for i, x := range bf {
+			out[i] = x.Float32()
+		}
+		return out, nil
+	}
+	return nil, errors.Errorf("%s has dtype %s, not float32 or bfloat16", v.ScopeAndName(), v.DType())
 }
 
 // SaveHF writes the model in Hugging Face layout into dir: config.json and model.safetensors

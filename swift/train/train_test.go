@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -405,5 +406,48 @@ func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
 	latest, err := train.LatestCheckpoint(dir)
 	if err != nil || filepath.Base(latest) != "checkpoint-000002" {
 		t.Fatalf("latest checkpoint %q (%v), want checkpoint-000002", latest, err)
+	}
+}
+
+// TestBF16Training: base weights and activations in bfloat16 (the GPU recipe; simplego runs
+// bf16 too), adapters/optimizer/loss in float32: the first loss is within 2% of float32's and
+// training lowers it.
+func TestBF16Training(t *testing.T) {
+	losses := func(dtype dtypes.DType) []float64 {
+		ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ck.Close()
+		ctx := context.New()
+		if err := models.LoadVariables(ctx, ck, models.LoadOptions{DType: dtype}); err != nil {
+			t.Fatal(err)
+		}
+		m := models.New(ck.Config)
+		if _, err := tuners.BuildAndAttach(&lora.Config{Rank: 8, Seed: 1}, ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		_, _, ds := setup(t, &lora.Config{}, data.TextConfig{SeqLen: 32, BatchSize: 4, Seed: 9})
+		tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 8, LR: 3e-3, NoProgress: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []float64
+		for range 8 {
+			r, err := tr.Step()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r.Loss)
+		}
+		return out
+	}
+	f32, bf16 := losses(dtypes.Float32), losses(dtypes.BFloat16)
+	t.Logf("f32 %.4f -> %.4f; bf16 %.4f -> %.4f", f32[0], f32[7], bf16[0], bf16[7])
+	if math.Abs(bf16[0]-f32[0]) > 0.02*f32[0] {
+		t.Fatalf("first bf16 loss %.4f vs f32 %.4f", bf16[0], f32[0])
+	}
+	if (bf16[5]+bf16[6]+bf16[7])/3 >= (bf16[0]+bf16[1]+bf16[2])/3 {
+		t.Fatalf("bf16 training did not lower the loss: %v", bf16)
 	}
 }
