@@ -14,9 +14,11 @@ import (
 // included) on stories260K and on a stories15M-shaped model with random weights.
 func BenchmarkGenerate(b *testing.B) {
 	backend := testutil.Backend(b)
-	stories15M := &models.Config{ModelType: "llama", VocabSize: 32000, HiddenSize: 288, IntermediateSize: 768,
-		NumLayers: 6, NumHeads: 6, NumKVHeads: 6, HeadDim: 48, RMSNormEps: 1e-5, RopeTheta: 10000,
-		TieWordEmbeddings: true, RoPE: models.RoPEInterleaved, MaxPositions: 256, EOSTokenID: -1}
+	stories15M, err := models.Shape("stories15m")
+	if err != nil {
+		b.Fatal(err)
+	}
+	stories15M.EOSTokenID = -1
 	for _, name := range []string{"stories260K", "stories15M-shape"} {
 		for _, batch := range []int{1, 4} {
 			b.Run(fmt.Sprintf("%s/b%d", name, batch), func(b *testing.B) {

@@ -13,9 +13,11 @@ import (
 
 // stories15MConfig is the shape of llama2.c's stories15M (random weights: speed only).
 func stories15MConfig() *Config {
-	return &Config{ModelType: "llama", VocabSize: 32000, HiddenSize: 288, IntermediateSize: 768, NumLayers: 6,
-		NumHeads: 6, NumKVHeads: 6, HeadDim: 48, RMSNormEps: 1e-5, RopeTheta: 10000, TieWordEmbeddings: true,
-		RoPE: RoPEInterleaved, MaxPositions: 256}
+	c, err := Shape("stories15m")
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // BenchmarkForward measures the full forward pass (logits for every position) in tokens/s on

@@ -157,3 +157,24 @@ func TestInterleavedToHalfExport(t *testing.T) {
 		}
 	}
 }
+
+// TestShapes: the built-in shapes validate and have their published parameter counts.
+func TestShapes(t *testing.T) {
+	want := map[string]float64{"stories15m": 15.2e6, "smollm-135m": 134.5e6, "qwen2.5-0.5b": 494.0e6}
+	for _, name := range ShapeNames() {
+		c, err := Shape(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		n := float64(c.NumParams())
+		if w := want[name]; math.Abs(n-w)/w > 0.01 {
+			t.Errorf("%s: %.1fM parameters, published ~%.1fM", name, n/1e6, w/1e6)
+		}
+	}
+	if _, err := Shape("gpt-5"); err == nil {
+		t.Fatal("unknown shape accepted")
+	}
+}

@@ -22,9 +22,11 @@ import (
 
 // stories15M is the shape of llama2.c's stories15M (random weights: speed and memory only).
 func stories15M() *models.Config {
-	return &models.Config{ModelType: "llama", VocabSize: 32000, HiddenSize: 288, IntermediateSize: 768, NumLayers: 6,
-		NumHeads: 6, NumKVHeads: 6, HeadDim: 48, RMSNormEps: 1e-5, RopeTheta: 10000, TieWordEmbeddings: true,
-		RoPE: models.RoPEInterleaved, MaxPositions: 256}
+	c, err := models.Shape("stories15m")
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // randomTokens is a dataset of seeded random token windows (speed only).
