@@ -104,6 +104,11 @@ func SaveHF(dir string, ctx *context.Context, cfg *Config, dtype weights.DType) 
 // for matrices as in transformers' init; ones for norms; zeros for biases): for speed and
 // memory benchmarks of real architectures' shapes without their weights.
 func InitRandom(ctx *context.Context, cfg *Config, seed uint64) error {
+	return InitRandomAs(ctx, cfg, seed, LoadOptions{})
+}
+
+// InitRandomAs is InitRandom storing the weights as opts says (e.g. bfloat16).
+func InitRandomAs(ctx *context.Context, cfg *Config, seed uint64, opts LoadOptions) error {
 	expected := cfg.ExpectedTensors()
 	names := make([]string, 0, len(expected))
 	for n := range expected {
@@ -129,7 +134,7 @@ func InitRandom(ctx *context.Context, cfg *Config, seed uint64) error {
 				data[i] = float32(rng.NormFloat64() * 0.02)
 			}
 		}
-		if err := storeTensor(ctx, name, dims, data, LoadOptions{}); err != nil {
+		if err := storeTensor(ctx, name, dims, data, opts); err != nil {
 			return errors.WithMessagef(err, "init %q", name)
 		}
 	}
