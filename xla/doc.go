@@ -1,13 +1,15 @@
 // Package xla chooses and creates GoSwift's GoMLX backend: XLA with a locally installed CUDA PJRT
-// plugin when there is one, else GoMLX's pure Go backend (simplego). It never downloads anything.
+// plugin when there is one, else the pure Go CPU backend — GoSwift's "goswift" backend
+// (kernels/backend: GoMLX's simplego with the matmuls and hot element-wise ops on GoSwift's
+// kernels), with plain simplego ("go") kept as the reference. It never downloads anything.
 //
 // # Never auto-install
 //
 // GoMLX's default backend config is "xla", and GoMLX's xla backend downloads a PJRT plugin (CPU
 // from GitHub, CUDA from pypi.org) whenever it is asked for a plugin by name. Importing this
 // package prevents that for the whole process: its init sets $GOMLX_NO_AUTO_INSTALL=1, calls
-// GoMLX's xla.EnableAutoInstall(false) and sets backends.DefaultConfig to DefaultGoConfig, so a
-// bare backends.New() elsewhere (with $GOMLX_BACKEND unset) gets simplego. New calls
+// GoMLX's xla.EnableAutoInstall(false) and sets backends.DefaultConfig to BareGoConfig, so a
+// bare backends.New() elsewhere (with $GOMLX_BACKEND unset) gets the CPU backend. New calls
 // EnableAutoInstall(false) again before creating any backend. Plugins given by name
 // ("xla:cuda") are resolved to an absolute path by this package, never by GoMLX.
 //
@@ -21,10 +23,11 @@
 //     place looked at. An explicit Want that contradicts it ("cuda" with a non-CUDA backend, "cpu"
 //     with a CUDA one) is an error.
 //  2. Want "auto" (or ""): the first CUDA plugin found is used ("xla:/abs/path"), provided an
-//     NVIDIA device shows (/dev/nvidia0..., /proc/driver/nvidia/gpus/*); otherwise simplego. If
-//     the plugin then fails to load, New falls back to simplego and says so in Choice.Reason.
-//  3. Want "cpu": simplego. Want "cuda": the first CUDA plugin found, or one error listing every
-//     place looked at.
+//     NVIDIA device shows (/dev/nvidia0..., /proc/driver/nvidia/gpus/*); otherwise the CPU
+//     backend (Options.GoConfig, default DefaultGoConfig). If the plugin then fails to load, New
+//     falls back to the CPU backend and says so in Choice.Reason.
+//  3. Want "cpu": the CPU backend. Want "cuda": the first CUDA plugin found, or one error listing
+//     every place looked at.
 //
 // Default returns one process-wide backend, created at the first call with Want taken from
 // $GOSWIFT_DEVICE ("auto" if unset); Describe formats a backend and its Choice for logs.
@@ -57,7 +60,16 @@
 // wheel layout (that plugin finds site-packages/nvidia through its own RPATH). Both are in
 // Choice.Env.
 //
-// # simplego configuration (DefaultGoConfig = "go:parallelism=-1")
+// # The CPU backend (DefaultGoConfig = "goswift:parallelism=-1")
+//
+// The CPU default is GoSwift's goswift backend (kernels/backend, registered by importing this
+// package): every DotGeneral runs on kernels/gemm and large element-wise ops on
+// kernels/elementwise, the rest on simplego segments configured as below. It gives the same
+// results as simplego within float32 rounding (benchmarks/kernels' equivalence tests) and is
+// deterministic. GOMLX_BACKEND=go:parallelism=-1 (or Options.GoConfig GoConfigUnlimited) runs
+// plain simplego instead, the reference. Kind is KindGo for both.
+//
+// # simplego configuration (GoConfigUnlimited = "go:parallelism=-1")
 //
 // simplego's worker pool (backends/simplego/workerspool.go) allows 2×runtime.NumCPU() running
 // tasks by default. With the default dynamic op scheduling, a graph executed alone runs each ready
@@ -87,9 +99,9 @@
 //	go:ops_sequential    0.43-0.59  4.5-6.4     0.6-1.1 GB
 //
 // Unlimited was ~30-45% faster, since it also runs independent elementwise ops in parallel, with
-// no measurable memory cost here, so DefaultGoConfig is GoConfigUnlimited. GoConfigSequential
-// remains the choice for the tightest, most predictable memory (ops run in a fixed order and a
-// buffer is freed after its last use). It is also what init puts in backends.DefaultConfig
+// no measurable memory cost here, so the goswift default runs its segments unlimited too
+// (GoSwiftConfig). GoConfigSequential remains the choice for the tightest, most predictable
+// memory (ops run in a fixed order and a buffer is freed after its last use). It is also what init puts in backends.DefaultConfig
 // (BareGoConfig), because a bare backends.New() is not filtered and must stay silent on stdout.
 // Options.GoConfig or $GOMLX_BACKEND override the default.
 //
@@ -103,5 +115,5 @@
 // # Build tags
 //
 // With the noxla build tag, without cgo, or outside linux/amd64 and darwin, GoMLX's XLA backend
-// is not linked (XLACompiled is false): "auto" always gives simplego and "cuda" is an error.
+// is not linked (XLACompiled is false): "auto" always gives the CPU backend and "cuda" is an error.
 package xla

@@ -9,12 +9,14 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/pkg/errors"
+
+	kbackend "github.com/goswift/goswift/kernels/backend"
 )
 
 // init makes sure nothing in the process can run GoMLX's PJRT auto-installer: it sets
 // $GOMLX_NO_AUTO_INSTALL (for GoMLX code and child processes), switches the installer off in the
-// GoMLX xla package and points backends.DefaultConfig at simplego (BareGoConfig), so a bare
-// backends.New() with $GOMLX_BACKEND unset gets simplego instead of "xla".
+// GoMLX xla package and points backends.DefaultConfig at the CPU backend (BareGoConfig), so a
+// bare backends.New() with $GOMLX_BACKEND unset gets it instead of "xla".
 func init() {
 	if _, found := os.LookupEnv(EnvNoAutoInstall); !found {
 		_ = os.Setenv(EnvNoAutoInstall, "1")
@@ -26,7 +28,7 @@ func init() {
 // New chooses a backend (see Choose) and creates it. GoMLX panics are returned as errors.
 //
 // In "auto" mode (Options.Want "" or "auto", $GOMLX_BACKEND unset), a CUDA plugin that fails to
-// load falls back to simplego; the returned Choice's Reason says so.
+// load falls back to the CPU backend; the returned Choice's Reason says so.
 func New(opts Options) (backends.Backend, Choice, error) {
 	c, err := Choose(opts)
 	if err != nil {
@@ -39,7 +41,7 @@ func New(opts Options) (backends.Backend, Choice, error) {
 	if c.Source != "auto" || c.Kind == KindGo {
 		return nil, c, errors.WithMessagef(err, "creating backend %q", c.Config)
 	}
-	fallback := opts.goChoice("auto", fmt.Sprintf("CUDA PJRT plugin %s failed to load (%v): using simplego",
+	fallback := opts.goChoice("auto", fmt.Sprintf("CUDA PJRT plugin %s failed to load (%v): using the CPU backend",
 		c.Plugin, firstLine(err.Error())), c.Searched)
 	b, err = create(fallback, opts)
 	if err != nil {
@@ -75,6 +77,17 @@ func create(c Choice, opts Options) (b backends.Backend, err error) {
 			return b, err
 		}
 		return simplego.New(rest)
+	case name == kbackend.Name:
+		var kb *kbackend.Backend
+		if strings.Contains(rest, "parallelism") {
+			withoutStdoutLine(simplegoParallelismLine, func() { kb, err = kbackend.New(rest) })
+		} else {
+			kb, err = kbackend.New(rest)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return kb, nil
 	case xlaNames[name]:
 		return newXLA(rest, opts.PJRTOptions)
 	default:

@@ -32,7 +32,7 @@ func runAddGraph(t *testing.T, b backends.Backend) []float32 {
 }
 
 func TestNewCPU(t *testing.T) {
-	for _, goConfig := range []string{"", GoConfigSequential, "go", "go:parallelism=2,ops_parallel"} {
+	for _, goConfig := range []string{"", GoConfigSequential, "go", "go:parallelism=2,ops_parallel", GoSwiftConfig, "goswift:ops_sequential"} {
 		t.Run(goConfig, func(t *testing.T) {
 			opts := hermetic(t, "cpu")
 			opts.GoConfig = goConfig
@@ -41,13 +41,17 @@ func TestNewCPU(t *testing.T) {
 				t.Fatalf("New: %v", err)
 			}
 			defer b.Finalize()
-			if c.Kind != KindGo || b.String() != "go" {
+			want := DefaultGoConfig
+			if goConfig != "" {
+				want = goConfig
+			}
+			if name, _ := splitConfig(want); c.Kind != KindGo || b.String() != name {
 				t.Fatalf("got backend %q, choice %s", b.String(), c)
 			}
 			if got := runAddGraph(t, b); !slices.Equal(got, []float32{2, 4, 6}) {
 				t.Errorf("x+x = %v", got)
 			}
-			if d := Describe(b, c); !strings.Contains(d, "SimpleGo") || !strings.Contains(d, "1 device(s)") {
+			if d := Describe(b, c); !strings.Contains(d, b.Name()) || !strings.Contains(d, "1 device(s)") {
 				t.Errorf("Describe = %q", d)
 			}
 		})
@@ -115,8 +119,8 @@ func TestNoAutoInstall(t *testing.T) {
 			t.Fatalf("backends.New: %v", err)
 		}
 		defer b.Finalize()
-		if b.String() != "go" {
-			t.Errorf("bare backends.New() gave %q, want simplego", b.String())
+		if name, _ := splitConfig(BareGoConfig); b.String() != name {
+			t.Errorf("bare backends.New() gave %q, want %q", b.String(), name)
 		}
 	}
 }
@@ -171,7 +175,7 @@ func ExampleNew() {
 	}
 	fmt.Println(out.Value())
 	// Output:
-	// go go:parallelism=-1
+	// go goswift:parallelism=-1
 	// [2 4 6]
 }
 

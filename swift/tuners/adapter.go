@@ -120,10 +120,39 @@ func ReadAdapterConfig(dir string) (string, Config, error) {
 	return ac.Tuner, cfg, nil
 }
 
+// AdapterFormat is a foreign adapter layout that LoadAdapter also reads (Hugging Face PEFT's,
+// registered by swift/tuners/peft).
+type AdapterFormat struct {
+	Name string
+	// Detect reports whether dir holds an adapter in this format.
+	Detect func(dir string) bool
+	// Load attaches and loads it, like LoadAdapter.
+	Load func(dir string, ctx *context.Context, m *models.Model) (Tuner, error)
+}
+
+var adapterFormats []AdapterFormat
+
+// RegisterAdapterFormat adds a foreign adapter format to LoadAdapter (call it from init).
+func RegisterAdapterFormat(f AdapterFormat) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	adapterFormats = append(adapterFormats, f)
+}
+
 // LoadAdapter attaches the adapter saved in dir to model m (whose base variables are in ctx)
 // and loads its weights: every tensor must match a variable of the attached tuner, and every
-// variable must be in the file.
+// variable must be in the file. A directory in a registered foreign format (PEFT) is loaded by
+// that format.
 func LoadAdapter(dir string, ctx *context.Context, m *models.Model) (Tuner, error) {
+	registryMu.RLock()
+	formats := adapterFormats
+	registryMu.RUnlock()
+	for _, f := range formats {
+		if f.Detect(dir) {
+			t, err := f.Load(dir, ctx, m)
+			return t, errors.WithMessagef(err, "%s adapter %s", f.Name, dir)
+		}
+	}
 	_, cfg, err := ReadAdapterConfig(dir)
 	if err != nil {
 		return nil, err

@@ -64,7 +64,7 @@ type LRScaler interface {
 func LRMultiplier(ts ...Tuner) func(step int, v *context.Variable) float64 {
 	var scalers []LRScaler
 	for _, t := range ts {
-		if s, ok := t.(LRScaler); ok {
+		if s, ok := Unwrap(t).(LRScaler); ok {
 			scalers = append(scalers, s)
 		}
 	}
@@ -78,6 +78,14 @@ func LRMultiplier(ts ...Tuner) func(step int, v *context.Variable) float64 {
 		}
 		return m
 	}
+}
+
+// Expander is implemented by tuners that add whole parts to the architecture (LLaMAPro's new
+// decoder blocks): their merged export is the expanded model, a plain checkpoint again.
+type Expander interface {
+	// ExpandedModel returns the expanded model's config and, for each of its tensors (Hugging
+	// Face names), the variable holding it.
+	ExpandedModel(ctx *context.Context, base *models.Config) (*models.Config, map[string]*context.Variable, error)
 }
 
 // Seeded is implemented by configs whose initialisation draws random numbers.
@@ -205,14 +213,45 @@ func TrainableVariables(ctx *context.Context) []*context.Variable {
 	return out
 }
 
+// ParamCounter says how many model parameters a variable stores when that is not its
+// element count (QLoRA's packed codes hold two per byte; their scales hold none): ok=false
+// leaves the variable to the default rule.
+type ParamCounter func(v *context.Variable) (n int64, ok bool)
+
+var paramCounters []ParamCounter
+
+// RegisterParamCounter adds a ParamCounter (call it from init).
+func RegisterParamCounter(c ParamCounter) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	paramCounters = append(paramCounters, c)
+}
+
+// paramsOf is the number of model parameters v stores.
+func paramsOf(v *context.Variable) int64 {
+	registryMu.RLock()
+	counters := paramCounters
+	registryMu.RUnlock()
+	for _, c := range counters {
+		if n, ok := c(v); ok {
+			return n
+		}
+	}
+	if !v.DType().IsFloat() {
+		return 0
+	}
+	return int64(v.Shape().Size())
+}
+
 // CountParams returns the number of trainable and total model parameters in ctx (base and
-// tuner weights; optimizer state and tuner flags are not parameters).
+// tuner weights, quantised ones by their element count; optimizer state and tuner flags are
+// not parameters).
 func CountParams(ctx *context.Context) (trainable, total int64) {
 	for v := range ctx.IterVariables() {
-		if !v.DType().IsFloat() || strings.HasPrefix(v.Name(), "#") || InScope(v, "/optimizer") {
+		if strings.HasPrefix(v.Name(), "#") || InScope(v, "/optimizer") {
 			continue
 		}
-		n := int64(v.Shape().Size())
+		n := paramsOf(v)
 		total += n
 		if v.Trainable {
 			trainable += n

@@ -23,6 +23,8 @@ type inferArgs struct {
 	temperature, topP        float64
 	topK                     int
 	seed                     uint64
+	// Chat mode (chat.go): --template, --system, --messages, --tool-format.
+	template, system, messages, toolFormat string
 }
 
 type stringList []string
@@ -42,6 +44,10 @@ func (a *inferArgs) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&a.topP, "top-p", 0, "nucleus sampling probability mass (0 = off)")
 	fs.IntVar(&a.topK, "top-k", 0, "sample among the K most likely tokens (0 = off)")
 	fs.Uint64Var(&a.seed, "seed", 0, "sampling seed")
+	fs.StringVar(&a.template, "template", "", "chat: render each --prompt as a user turn with this template (default: from the model when --system or --messages is given)")
+	fs.StringVar(&a.system, "system", "", "chat: system prompt")
+	fs.StringVar(&a.messages, "messages", "", "chat: `file` of conversations ({\"messages\": [...], \"tools\": [...]} per line, or one JSON list of messages)")
+	fs.StringVar(&a.toolFormat, "tool-format", "", "chat: override the template's tool format")
 }
 
 // Run loads the model and prints each prompt followed by its continuation.
@@ -49,7 +55,8 @@ func (a *inferArgs) Run(stdout, stderr io.Writer) error {
 	if a.model == "" {
 		return errors.New("goswift infer: --model is required")
 	}
-	if len(a.prompts) == 0 {
+	chat := a.template != "" || a.system != "" || a.messages != ""
+	if len(a.prompts) == 0 && a.messages == "" {
 		return errors.New("goswift infer: --prompt is required")
 	}
 	if a.maxNew <= 0 {
@@ -71,6 +78,9 @@ func (a *inferArgs) Run(stdout, stderr io.Writer) error {
 		MaxNewTokens: a.maxNew,
 		StopStrings:  a.stops,
 		Sampling:     infer.Sampling{Temperature: a.temperature, TopP: a.topP, TopK: a.topK, Seed: a.seed},
+	}
+	if chat {
+		return a.chat(stdout, stderr, m, opts)
 	}
 	start := time.Now()
 	results, err := m.Generate(a.prompts, opts)

@@ -3,6 +3,10 @@
 //
 //	goswift infer --model DIR_OR_FILE [--adapter DIR] --prompt TEXT [--max-new N] [--temperature T --top-p P --top-k K --seed S]
 //	goswift pt --model DIR_OR_FILE --data FILE.txt --output DIR [--tuner lora --rank 8 ...] [--resume-from DIR]
+//	goswift export --model DIR_OR_FILE [--adapter DIR] --output DIR [--format merged|quantized|peft|adapter]
+//	goswift sft --model DIR_OR_FILE --dataset FILE[,FILE] --output DIR [--template NAME --packing --max-length N --loss-scale S ...]
+//	goswift eval --model DIR_OR_FILE [--adapter DIR] --task ppl|gsm8k|toolcall --dataset FILE [--output result.json]
+//	goswift bench [--quick|--full] [--out DIR] [--techniques lora,full,...] | --predict-only --shape NAME [--technique T --batch B --seq S]
 package main
 
 import (
@@ -23,8 +27,12 @@ type verb interface {
 }
 
 var verbs = map[string]func() verb{
-	"infer": func() verb { return &inferArgs{} },
-	"pt":    func() verb { return &ptArgs{} },
+	"bench":  func() verb { return &benchArgs{} },
+	"eval":   func() verb { return &evalArgs{} },
+	"export": func() verb { return &exportArgs{} },
+	"infer":  func() verb { return &inferArgs{} },
+	"pt":     func() verb { return &ptArgs{} },
+	"sft":    func() verb { return &sftArgs{} },
 }
 
 func verbNames() []string {

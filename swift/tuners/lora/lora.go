@@ -49,6 +49,9 @@ type Config struct {
 	TargetRegex string `json:"target_regex,omitempty"`
 	// Seed makes A's initialisation reproducible.
 	Seed uint64 `json:"seed,omitempty"`
+	// LoRAPlusRatio, if > 0, is LoRA+ (Hayou et al. 2024): B's learning rate is LoRAPlusRatio
+	// × A's (typically 16). A training-time modifier: it changes no weight and no output.
+	LoRAPlusRatio float64 `json:"loraplus_lr_ratio,omitempty"`
 }
 
 func init() {
@@ -82,6 +85,8 @@ func (c *Config) Validate() error {
 		return errors.Errorf("lora: lora_alpha must be positive, got %g", c.Alpha)
 	case d.Dropout < 0 || d.Dropout >= 1 || math.IsNaN(d.Dropout):
 		return errors.Errorf("lora: lora_dropout must be in [0, 1), got %g", c.Dropout)
+	case d.LoRAPlusRatio < 0 || math.IsNaN(d.LoRAPlusRatio) || math.IsInf(d.LoRAPlusRatio, 0):
+		return errors.Errorf("lora: loraplus_lr_ratio must be a positive number (or 0: off), got %g", c.LoRAPlusRatio)
 	}
 	for _, m := range d.TargetModules {
 		if m != AllLinear && !slices.Contains(knownModules, m) {
@@ -186,15 +191,7 @@ func (l *LoRA) Attach(ctx *context.Context, m *models.Model) error {
 	r := l.cfg.Rank
 	for _, path := range l.Targets() {
 		spec := l.targets[path]
-		// Kaiming-uniform with a=√5 (PyTorch's Linear init, as PEFT uses): bound = 1/√fan_in.
-		bound := 1 / math.Sqrt(float64(spec.In))
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(path))
-		rng := rand.New(rand.NewPCG(l.cfg.Seed, h.Sum64()))
-		a := make([]float32, r*spec.In)
-		for i := range a {
-			a[i] = float32((2*rng.Float64() - 1) * bound)
-		}
+		a := InitA(l.cfg.Seed, path, r, spec.In)
 		c := ctx.InAbsPath(varScope(spec)).Checked(false)
 		c.VariableWithValue("lora_A", tensors.FromFlatDataAndDimensions(a, r, spec.In))
 		c.VariableWithValue("lora_B", tensors.FromFlatDataAndDimensions(make([]float32, spec.Out*r), spec.Out, r))
@@ -202,6 +199,51 @@ func (l *LoRA) Attach(ctx *context.Context, m *models.Model) error {
 	ctx.InAbsPath(Scope).Checked(false).VariableWithValue(enabledVar, float32(1)).SetTrainable(false)
 	m.AddHooks(models.Hooks{Linear: l.wrap})
 	return nil
+}
+
+// InitA returns LoRA's seeded initialisation of A [r, in] for the projection at path:
+// Kaiming-uniform with a=√5 (PyTorch's Linear init, as PEFT uses), bound = 1/√in.
+func InitA(seed uint64, path string, r, in int) []float32 {
+	bound := 1 / math.Sqrt(float64(in))
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(path))
+	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+	a := make([]float32, r*in)
+	for i := range a {
+		a[i] = float32((2*rng.Float64() - 1) * bound)
+	}
+	return a
+}
+
+// Family is implemented by the LoRA-family tuners (LoRA, QLoRA through its embedded LoRA,
+// DoRA): what an exporter to PEFT's LoRA layout needs.
+type Family interface {
+	// LoRAConfig is the LoRA configuration, defaults filled in.
+	LoRAConfig() Config
+	// Targets lists the adapted projections' paths, sorted.
+	Targets() []string
+	// VarScope is the scope holding "<VarScope><projection scope>/lora_A" and "lora_B".
+	VarScope() string
+	// UsesDoRA reports a DoRA magnitude vector ("lora_magnitude_vector") per projection.
+	UsesDoRA() bool
+}
+
+// LoRAConfig implements Family.
+func (l *LoRA) LoRAConfig() Config { return l.cfg }
+
+// VarScope implements Family.
+func (l *LoRA) VarScope() string { return Scope }
+
+// UsesDoRA implements Family.
+func (l *LoRA) UsesDoRA() bool { return false }
+
+// LRMultiplier implements tuners.LRScaler: LoRA+ gives every B the learning rate
+// LoRAPlusRatio × A's; without LoRA+ every multiplier is 1.
+func (l *LoRA) LRMultiplier(_ int, v *context.Variable) float64 {
+	if l.cfg.LoRAPlusRatio > 0 && v.Name() == "lora_B" && tuners.InScope(v, Scope) {
+		return l.cfg.LoRAPlusRatio
+	}
+	return 1
 }
 
 // wrap is the Linear hook: base projection plus the scaled low-rank update.
@@ -312,4 +354,8 @@ func mustFloats(ctx *context.Context, scope, name string) []float32 {
 	return tensors.MustCopyFlatData[float32](v.MustValue())
 }
 
-var _ tuners.Merger = (*LoRA)(nil)
+var (
+	_ tuners.Merger   = (*LoRA)(nil)
+	_ tuners.LRScaler = (*LoRA)(nil)
+	_ Family          = (*LoRA)(nil)
+)
