@@ -31,6 +31,11 @@ type LoadOptions struct {
 	Device string
 	// Backend, if set, is used instead of choosing one.
 	Backend backends.Backend
+	// Weights tunes how the base weights are stored (dtype, a per-tensor Store hook).
+	Weights models.LoadOptions
+	// For, when set, is the tuner the model is loaded for: its loading needs apply (QLoRA
+	// quantises while reading, so the float32 model is never held whole).
+	For tuners.Config
 }
 
 // Model is a loaded model: its config, graph builder, variables, tokenizer and backend.
@@ -57,7 +62,11 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	}
 	defer ck.Close()
 	m := &Model{Path: path, Format: ck.Format, Config: ck.Config, Arch: models.New(ck.Config), Ctx: context.New()}
-	if err := models.LoadVariables(m.Ctx, ck, models.LoadOptions{}); err != nil {
+	lo := opts.Weights
+	if opts.For != nil && lo.Store == nil {
+		lo.Store = tuners.LoadOptionsFor(opts.For).Store
+	}
+	if err := models.LoadVariables(m.Ctx, ck, lo); err != nil {
 		return nil, err
 	}
 	if err := m.loadTokenizer(opts.Tokenizer); err != nil {

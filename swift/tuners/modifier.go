@@ -135,6 +135,9 @@ func (c *modifiedConfig) SetSeed(seed uint64) {
 }
 
 // MarshalJSON writes the inner tuner's config.
+// LoadOptions passes the inner config's weight-loading options through (tuners.Loader).
+func (c *modifiedConfig) LoadOptions() models.LoadOptions { return LoadOptionsFor(c.inner) }
+
 func (c *modifiedConfig) MarshalJSON() ([]byte, error) { return json.Marshal(c.inner) }
 
 // Modified is a tuner with modifiers attached after it.

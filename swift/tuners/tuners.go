@@ -88,6 +88,20 @@ type Expander interface {
 	ExpandedModel(ctx *context.Context, base *models.Config) (*models.Config, map[string]*context.Variable, error)
 }
 
+// Loader is implemented by configs that need the base weights stored their way while loading
+// (QLoRA quantises each projection as it is read, so the float32 model never exists).
+type Loader interface {
+	LoadOptions() models.LoadOptions
+}
+
+// LoadOptionsFor returns cfg's weight-loading options (the zero value when it has none).
+func LoadOptionsFor(cfg Config) models.LoadOptions {
+	if l, ok := cfg.(Loader); ok {
+		return l.LoadOptions()
+	}
+	return models.LoadOptions{}
+}
+
 // Seeded is implemented by configs whose initialisation draws random numbers.
 type Seeded interface {
 	SetSeed(seed uint64)

@@ -64,16 +64,16 @@ func (a *ptArgs) Run(stdout, stderr io.Writer) error {
 	case a.Output == "":
 		return errors.New("goswift pt: --output is required")
 	}
-	m, err := swift.Load(a.Model, swift.LoadOptions{Tokenizer: a.Tokenizer, Device: a.Device})
+	tcfg, err := a.tunerArgs.config(uint64(a.Seed))
+	if err != nil {
+		return err
+	}
+	m, err := swift.Load(a.Model, swift.LoadOptions{Tokenizer: a.Tokenizer, Device: a.Device, For: tcfg})
 	if err != nil {
 		return err
 	}
 	if m.Tokenizer == nil {
 		return errors.Errorf("goswift pt: no tokenizer found beside %s: pass --tokenizer", a.Model)
-	}
-	tcfg, err := a.tunerArgs.config(uint64(a.Seed))
-	if err != nil {
-		return err
 	}
 	ds, err := data.LoadTextFile(a.Data, m.Tokenizer, data.TextConfig{SeqLen: a.SeqLen, BatchSize: a.BatchSize,
 		ValFraction: a.ValFraction, EvalBatches: a.EvalBatches, Seed: uint64(a.Seed)})

@@ -40,6 +40,11 @@ func (c *Config) Quantization() Quantization {
 	return q
 }
 
+// LoadOptions implements tuners.Loader: quantise each projection as the checkpoint is read.
+func (c *Config) LoadOptions() models.LoadOptions {
+	return models.LoadOptions{Store: QuantizeOnLoad(c.Quantization())}
+}
+
 // Validate implements tuners.Config.
 func (c *Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
