@@ -11,7 +11,9 @@ import (
 	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
+	"github.com/goswift/goswift/swift/tuners/full"
 	"github.com/goswift/goswift/swift/tuners/lora"
+	"github.com/goswift/goswift/swift/tuners/qlora"
 	"github.com/goswift/goswift/xla"
 )
 
@@ -19,42 +21,59 @@ import (
 // the batch split, the per-shard gradients summed as XLA's all-reduce would) and checks the
 // k-shard step equals the one-device step.
 func TestDataParallelEmulated(t *testing.T) {
-	run := func(p train.Parallel) ([]float64, map[string][]float32) {
-		ctx, m, ds := setup(t, &lora.Config{Rank: 4, Seed: 10}, data.TextConfig{SeqLen: 16, BatchSize: 4, Seed: 6})
-		tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 2, LR: 5e-3, GradAccum: 2,
-			NoProgress: true, Parallel: p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var losses []float64
-		for range 2 {
-			r, err := tr.Step()
-			if err != nil {
-				t.Fatal(err)
-			}
-			losses = append(losses, r.Loss, r.GradNorm)
-		}
-		w := map[string][]float32{}
-		for _, v := range tuners.TrainableVariables(ctx) {
-			w[v.ScopeAndName()] = tensors.MustCopyFlatData[float32](v.MustValue())
-		}
-		return losses, w
+	tests := []struct {
+		name string
+		cfg  func() tuners.Config
+	}{
+		{"lora", func() tuners.Config { return &lora.Config{Rank: 4, Seed: 10} }},
+		{"qlora", func() tuners.Config { return &qlora.Config{Config: lora.Config{Rank: 4, Seed: 10}} }},
+		{"full", func() tuners.Config { return &full.Config{} }},
 	}
-	l1, w1 := run(train.Parallel{})
-	for _, k := range []int{2, 4} {
-		lk, wk := run(train.Parallel{Devices: k, Emulate: true})
-		for i := range l1 {
-			if math.Abs(l1[i]-lk[i]) > 1e-5*math.Abs(l1[i]) {
-				t.Fatalf("k=%d: value %d (loss, grad norm per step) %.8f vs one device %.8f", k, i, lk[i], l1[i])
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(p train.Parallel) ([]float64, map[string][]float32) {
+				ctx, m, ds := setupWith(t, tc.cfg(), data.TextConfig{SeqLen: 16, BatchSize: 4, Seed: 6})
+				tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 2, LR: 5e-3, GradAccum: 2,
+					NoProgress: true, Parallel: p})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var losses []float64
+				for range 2 {
+					r, err := tr.Step()
+					if err != nil {
+						t.Fatal(err)
+					}
+					losses = append(losses, r.Loss, r.GradNorm)
+				}
+				w := map[string][]float32{}
+				for _, v := range tuners.TrainableVariables(ctx) {
+					w[v.ScopeAndName()] = tensors.MustCopyFlatData[float32](v.MustValue())
+				}
+				return losses, w
 			}
-		}
-		for name, a := range w1 {
-			for j := range a {
-				if d := math.Abs(float64(a[j] - wk[name][j])); d > 1e-5 {
-					t.Fatalf("k=%d: %s[%d] differs by %g", k, name, j, d)
+			l1, w1 := run(train.Parallel{})
+			for _, k := range []int{2, 4} {
+				lk, wk := run(train.Parallel{Devices: k, Emulate: true})
+				for i := range l1 {
+					if math.Abs(l1[i]-lk[i]) > 1e-4*math.Abs(l1[i]) {
+						t.Fatalf("k=%d: value %d (loss, grad norm per step) %.8f vs one device %.8f", k, i, lk[i], l1[i])
+					}
+				}
+				// Norm-relative: Adam turns rounding-level gradient differences of near-zero
+				// elements into visible per-element update differences.
+				for name, a := range w1 {
+					num, den := 0.0, 0.0
+					for j := range a {
+						num += math.Pow(float64(a[j]-wk[name][j]), 2)
+						den += math.Pow(float64(a[j]), 2)
+					}
+					if den > 0 && math.Sqrt(num/den) > 1e-5 {
+						t.Fatalf("k=%d: %s differs by %g (norm-relative)", k, name, math.Sqrt(num/den))
+					}
 				}
 			}
-		}
+		})
 	}
 }
 

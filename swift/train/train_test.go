@@ -27,6 +27,12 @@ import (
 // setup loads stories260K with a LoRA adapter and tinyshakespeare as a text dataset.
 func setup(t *testing.T, loraCfg *lora.Config, dataCfg data.TextConfig) (*context.Context, *models.Model, *data.TextDataset) {
 	t.Helper()
+	return setupWith(t, loraCfg, dataCfg)
+}
+
+// setupWith is setup with any tuner config.
+func setupWith(t *testing.T, loraCfg tuners.Config, dataCfg data.TextConfig) (*context.Context, *models.Model, *data.TextDataset) {
+	t.Helper()
 	ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
 	if err != nil {
 		t.Fatal(err)
