@@ -135,11 +135,26 @@ func (pl *Plan) String() string {
 	}
 	sort.Strings(names)
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "mesh %s, batch %s\n", pl.Mesh, pl.Batch)
+	fmt.Fprintf(&sb, "mesh %s, batch %s\n", pl.Mesh, SpecString(pl.Batch))
 	for _, n := range names {
-		fmt.Fprintf(&sb, "%-10s %-70s %s\n", pl.Kinds[n], n, pl.Vars[n])
+		fmt.Fprintf(&sb, "%-10s %-70s %s\n", pl.Kinds[n], n, SpecString(pl.Vars[n]))
 	}
 	return sb.String()
+}
+
+// SpecString describes a spec in words: "replicated", or which tensor axes are sharded on which
+// mesh axes ("axis 0 on data").
+func SpecString(s *distributed.ShardingSpec) string {
+	if s == nil || s.IsReplicated() {
+		return "replicated"
+	}
+	var parts []string
+	for i, a := range s.Axes {
+		if len(a) > 0 {
+			parts = append(parts, fmt.Sprintf("axis %d on %s", i, strings.Join(a, ",")))
+		}
+	}
+	return "sharded: " + strings.Join(parts, "; ")
 }
 
 // SplitBatch cuts a micro-batch into Devices shards along the batch axis (shard r holds rows
