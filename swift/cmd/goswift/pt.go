@@ -68,7 +68,7 @@ func (a *ptArgs) Run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := swift.Load(a.Model, swift.LoadOptions{Tokenizer: a.Tokenizer, Device: a.Device, For: tcfg})
+	m, err := a.trainArgs.loadModel(&a.runArgs, tcfg)
 	if err != nil {
 		return err
 	}

@@ -145,7 +145,11 @@ func (a *sftArgs) Run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return errors.WithMessage(err, "--truncation")
 	}
-	m, err := swift.Load(a.Model, swift.LoadOptions{Tokenizer: a.Tokenizer, Device: a.Device})
+	tcfg, err := a.tunerArgs.config(uint64(a.Seed))
+	if err != nil {
+		return err
+	}
+	m, err := a.trainArgs.loadModel(&a.runArgs, tcfg)
 	if err != nil {
 		return err
 	}
@@ -153,10 +157,6 @@ func (a *sftArgs) Run(stdout, stderr io.Writer) error {
 		return errors.Errorf("goswift sft: no tokenizer found beside %s: pass --tokenizer", a.Model)
 	}
 	tmpl, opts, err := a.template(m, a.LossScale)
-	if err != nil {
-		return err
-	}
-	tcfg, err := a.tunerArgs.config(uint64(a.Seed))
 	if err != nil {
 		return err
 	}

@@ -10,11 +10,13 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/pkg/errors"
 
 	"github.com/goswift/goswift/internal/atomicfile"
 	"github.com/goswift/goswift/swift"
 	"github.com/goswift/goswift/swift/data"
+	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
 )
@@ -53,6 +55,12 @@ type trainArgs struct {
 	Seed        int64   `json:"seed"`
 	EvalEvery   int     `json:"eval_every"`
 	SaveEvery   int     `json:"save_every"`
+
+	DType    string `json:"dtype,omitempty"`   // base weights/activations: f32 or bf16
+	Devices  int    `json:"devices,omitempty"` // data-parallel devices (XLA)
+	FSDP     bool   `json:"fsdp,omitempty"`    // shard parameters and optimizer state too
+	Emulate  bool   `json:"emulate,omitempty"` // run the device shards one after another (CPU)
+	GradCkpt bool   `json:"grad_checkpoint,omitempty"`
 }
 
 func (t *trainArgs) flags(fs *flag.FlagSet) {
@@ -67,13 +75,45 @@ func (t *trainArgs) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&t.Seed, "seed", 1, "seed for data order, adapter init and dropout")
 	fs.IntVar(&t.EvalEvery, "eval-every", 50, "held-out evaluation every N steps (0: start and end only)")
 	fs.IntVar(&t.SaveEvery, "save-every", 100, "checkpoint every N steps (0: at the end only)")
+	fs.StringVar(&t.DType, "dtype", "f32", "base weights and activations: f32 or bf16 (adapters, optimizer and loss stay f32)")
+	fs.IntVar(&t.Devices, "devices", 0, "data-parallel devices on the XLA backend (0: one device, no SPMD)")
+	fs.BoolVar(&t.FSDP, "fsdp", false, "with --devices: shard parameters and optimizer state along the data axis")
+	fs.BoolVar(&t.Emulate, "emulate-devices", false, "with --devices: run the shards one after another on one device (CPU semantics)")
+	fs.BoolVar(&t.GradCkpt, "grad-checkpoint", false, "recompute each block's activations in the backward pass (less memory)")
+}
+
+// weights is how the base is stored.
+func (t *trainArgs) weights() (models.LoadOptions, error) {
+	switch t.DType {
+	case "", "f32", "float32":
+		return models.LoadOptions{}, nil
+	case "bf16", "bfloat16":
+		return models.LoadOptions{DType: dtypes.BFloat16}, nil
+	}
+	return models.LoadOptions{}, errors.Errorf("--dtype %q: want f32 or bf16", t.DType)
+}
+
+// loadModel loads the base for training with tuner cfg: the dtype of --dtype, the tuner's
+// loading needs (QLoRA quantises while reading) and --grad-checkpoint.
+func (t *trainArgs) loadModel(r *runArgs, cfg tuners.Config) (*swift.Model, error) {
+	w, err := t.weights()
+	if err != nil {
+		return nil, err
+	}
+	m, err := swift.Load(r.Model, swift.LoadOptions{Tokenizer: r.Tokenizer, Device: r.Device, Weights: w, For: cfg})
+	if err != nil {
+		return nil, err
+	}
+	m.Arch.GradientCheckpointing = t.GradCkpt
+	return m, nil
 }
 
 // config is the trainer's configuration.
 func (t *trainArgs) config(r *runArgs) train.Config {
 	return train.Config{Steps: t.Steps, GradAccum: t.GradAccum, LR: t.LR, WarmupSteps: t.Warmup,
 		MinLRRatio: t.MinLRRatio, WeightDecay: t.WeightDecay, ClipNorm: t.MaxGradNorm, EvalEvery: t.EvalEvery,
-		SaveEvery: t.SaveEvery, OutputDir: r.Output, Seed: t.Seed, NoProgress: r.NoProgress}
+		SaveEvery: t.SaveEvery, OutputDir: r.Output, Seed: t.Seed, NoProgress: r.NoProgress,
+		Parallel: train.Parallel{Devices: t.Devices, FSDP: t.FSDP, Emulate: t.Emulate}}
 }
 
 // resumable flags may differ from the run being resumed.
