@@ -1,6 +1,7 @@
 package swift
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,12 +11,14 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/goswift/goswift/swift/data"
+	"github.com/goswift/goswift/swift/export"
 	"github.com/goswift/goswift/swift/infer"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/tokenizers"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
 	_ "github.com/goswift/goswift/swift/tuners/all" // register every tuner
+	"github.com/goswift/goswift/swift/tuners/qlora"
 	"github.com/goswift/goswift/swift/weights"
 	"github.com/goswift/goswift/xla"
 )
@@ -55,19 +58,29 @@ type Model struct {
 
 // Load reads a model from a Hugging Face directory (config.json + *.safetensors [+
 // tokenizer.json]) or a llama2.c checkpoint, and prepares it on a backend.
-func Load(path string, opts LoadOptions) (*Model, error) {
-	ck, err := models.OpenCheckpoint(path)
-	if err != nil {
-		return nil, err
-	}
-	defer ck.Close()
-	m := &Model{Path: path, Format: ck.Format, Config: ck.Config, Arch: models.New(ck.Config), Ctx: context.New()}
-	lo := opts.Weights
-	if opts.For != nil && lo.Store == nil {
-		lo.Store = tuners.LoadOptionsFor(opts.For).Store
-	}
-	if err := models.LoadVariables(m.Ctx, ck, lo); err != nil {
-		return nil, err
+func Load(path string, opts LoadOptions) (m *Model, err error) {
+	if isQuantizedExport(path) {
+		// A quantised export (SaveQuantized): packed projections, read as they are.
+		cfg, ctx, err := export.LoadQuantized(path)
+		if err != nil {
+			return nil, err
+		}
+		m = &Model{Path: path, Format: "hf-quantized", Config: cfg, Arch: models.New(cfg), Ctx: ctx}
+		qlora.UseQuantizedBase(m.Arch)
+	} else {
+		ck, err := models.OpenCheckpoint(path)
+		if err != nil {
+			return nil, err
+		}
+		defer ck.Close()
+		m = &Model{Path: path, Format: ck.Format, Config: ck.Config, Arch: models.New(ck.Config), Ctx: context.New()}
+		lo := opts.Weights
+		if opts.For != nil && lo.Store == nil {
+			lo.Store = tuners.LoadOptionsFor(opts.For).Store
+		}
+		if err := models.LoadVariables(m.Ctx, ck, lo); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.loadTokenizer(opts.Tokenizer); err != nil {
 		return nil, err
@@ -81,6 +94,21 @@ func Load(path string, opts LoadOptions) (*Model, error) {
 	}
 	m.gen = infer.NewGenerator(m.Backend, m.Ctx, m.Arch)
 	return m, nil
+}
+
+// isQuantizedExport reports whether path is a directory whose config.json declares a
+// quantization_config (GoSwift's quantised export, bitsandbytes names).
+func isQuantizedExport(path string) bool {
+	raw, err := os.ReadFile(filepath.Join(path, "config.json"))
+	if err != nil {
+		return false
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(raw, &doc) != nil {
+		return false
+	}
+	_, ok := doc["quantization_config"]
+	return ok
 }
 
 func (m *Model) loadTokenizer(explicit string) error {
