@@ -30,6 +30,9 @@ echo "== fused NF4 dequantise+matmul vs dequantise-then-GEMM"
 bench -bench NF4 -benchtime 5x ./kernels/quantmm
 echo "== element-wise ops on the [2048, 32000] logits, elements/ns: kernels/elementwise vs simplego"
 bench -bench 'BenchmarkOps' -benchtime 3x ./kernels/elementwise
+echo "== cross-entropy of the [2048, 32000] logits, loss + gradient: fused kernel; graphs on simplego and goswift"
+bench -bench CrossEntropy -benchtime 2x ./kernels/xent
 echo "== training step: stories15M shape, batch 8 × seq 256, LoRA r8 on q,k,v,o"
 GOSWIFT_KERNELS_BENCH=1 bench -bench TrainStep -benchtime 2x -timeout 60m ./benchmarks/kernels
 $PY benchmarks/kernels/step.py --steps 2 || true
+$PY benchmarks/kernels/step.py --steps 1 --threads 1 || true  # one core: robust on a busy machine
