@@ -40,9 +40,9 @@ func ExampleNewMatrix() {
 	fmt.Print(m)
 	// Output:
 	// matrix quick: 6 runs, 0 peer runs
-	//   speed/lora/stories15m/b1s32r8
-	//   speed/qlora-nf4/stories15m/b1s32r8
-	//   speed/full/stories15m/b1s32
+	//   speed/lora/stories15m/b4s128r8
+	//   speed/qlora-nf4/stories15m/b4s128r8
+	//   speed/full/stories15m/b4s128
 	//   memory/qlora-nf4/smollm-135m/b1s64r8
 	//   memory/lora/smollm-135m/b1s64r8
 	//   memory/full/smollm-135m/b1s64

@@ -46,6 +46,9 @@ type MemoryModel struct {
 	UpdateOverhead float64 `json:"update_overhead"`
 	// RuntimeBytes: the compiled graphs and the executor's own structures.
 	RuntimeBytes float64 `json:"runtime_bytes"`
+	// DequantFraction of QLoRA's base decoded to float32 alive at the peak (each projection is
+	// decoded next to its matmul, forward and backward; the parallel executor runs several).
+	DequantFraction float64 `json:"dequant_fraction"`
 	// Source says how the model was obtained.
 	Source string `json:"source"`
 }
@@ -75,10 +78,10 @@ var memoryModels = map[string]MemoryModel{
 		BlockScore: 4.342, TrainBlockHidden: 19.986, TrainBlockInter: 4.016, TrainBlockScore: 5.646, LoRAInput: 2.746,
 		UpdateOverhead: 1.935, RuntimeBytes: 2.66e6,
 		Source: "simplego (go:parallelism=-1), 25 runs on 2026-11-28: stories15M shape varied one dimension at a time, every technique at 4×128, SmolLM-135M at 1×64"},
-	"goswift": {HeadTensors: 2.383, EmbedCopies: 2.012, EmbedTrainCopies: 1.193, BlockHidden: 9.368, BlockInter: 5.405,
-		BlockScore: 1.252, TrainBlockHidden: 21.36, TrainBlockInter: 6.976, TrainBlockScore: 0.1085, LoRAInput: 1.211,
-		UpdateOverhead: 1.601, RuntimeBytes: 4.505e+06,
-		Source: "goswift:parallelism=-1 (kernels/backend), the 27 runs of `goswift bench --calibrate` on 2026-11-28 (worst fit 9.7%)"},
+	"goswift": {HeadTensors: 2.509, EmbedCopies: 1.818, EmbedTrainCopies: 0.006942, BlockHidden: 2.888, BlockInter: 4.916,
+		BlockScore: 3.374, TrainBlockHidden: 10.9, TrainBlockInter: 6.401, TrainBlockScore: 3.207, LoRAInput: 1.844,
+		UpdateOverhead: 2.114, RuntimeBytes: 1.045e+07, DequantFraction: 0.1636,
+		Source: "goswift:parallelism=-1 (kernels/backend), the 36 runs of `goswift bench --calibrate` on 2026-11-28 (worst fit 9.9%)"},
 }
 
 // backendID is the short name of a backend config: "goswift:parallelism=-1" -> "goswift".
@@ -115,22 +118,24 @@ func MemoryModelNames() []string {
 }
 
 // numTerms is the number of fitted coefficients.
-const numTerms = 12
+const numTerms = 13
 
 func (m MemoryModel) vector() [numTerms]float64 {
 	return [numTerms]float64{m.HeadTensors, m.EmbedCopies, m.EmbedTrainCopies, m.BlockHidden, m.BlockInter, m.BlockScore,
-		m.TrainBlockHidden, m.TrainBlockInter, m.TrainBlockScore, m.LoRAInput, m.UpdateOverhead, m.RuntimeBytes}
+		m.TrainBlockHidden, m.TrainBlockInter, m.TrainBlockScore, m.LoRAInput, m.UpdateOverhead, m.RuntimeBytes,
+		m.DequantFraction}
 }
 
 func modelFromVector(v [numTerms]float64, source string) MemoryModel {
 	return MemoryModel{HeadTensors: v[0], EmbedCopies: v[1], EmbedTrainCopies: v[2], BlockHidden: v[3], BlockInter: v[4],
 		BlockScore: v[5], TrainBlockHidden: v[6], TrainBlockInter: v[7], TrainBlockScore: v[8], LoRAInput: v[9],
-		UpdateOverhead: v[10], RuntimeBytes: v[11], Source: source}
+		UpdateOverhead: v[10], RuntimeBytes: v[11], DequantFraction: v[12], Source: source}
 }
 
 // termNames name the coefficients in order (Go field names).
 var termNames = [numTerms]string{"HeadTensors", "EmbedCopies", "EmbedTrainCopies", "BlockHidden", "BlockInter",
-	"BlockScore", "TrainBlockHidden", "TrainBlockInter", "TrainBlockScore", "LoRAInput", "UpdateOverhead", "RuntimeBytes"}
+	"BlockScore", "TrainBlockHidden", "TrainBlockInter", "TrainBlockScore", "LoRAInput", "UpdateOverhead", "RuntimeBytes",
+	"DequantFraction"}
 
 // features returns, for each coefficient, the bytes it multiplies, and the bytes of the terms
 // that are not fitted: activations = Σ coefficient·feature + fixed.
@@ -169,6 +174,13 @@ func features(p *plan, in PredictInput, tokens, trainable int64) (f [numTerms]fl
 	}
 	if p.quant != nil {
 		fixed += 4 * dequantCopies * float64(max(c.HiddenSize*c.QDim(), c.HiddenSize*c.IntermediateSize))
+		for i := range p.blocks {
+			for _, proj := range p.projections(i) {
+				if proj.quantized {
+					f[12] += 4 * float64(proj.in*proj.out)
+				}
+			}
+		}
 	}
 	f[10] = 4 * float64(trainable)
 	f[11] = 1

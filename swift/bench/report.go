@@ -514,8 +514,9 @@ func notesSection(d *reportDoc, s *Suite) {
 	d.h(2, "How it was measured")
 	items := []string{
 		"Every run is a fresh process (`goswift bench` re-executes itself); peak RSS is that process's VmHWM after training (inference comes after it).",
-		"Peak live heap: garbage collections run back to back during a measured step and the largest live heap they mark is kept (`heap_samples` collections per run in results.jsonl); simplego's buffers are Go memory freed after their last use, so this is the step's working set.",
-		"Speed: after the warm-up step (which compiles) and the measured step, the timed steps' median; inference is greedy generation at batch 1 with the KV cache, after one compiling generation.",
+		"Training heap: garbage collections run back to back during a measured step (after two collections that empty the executor's buffer pools) and the largest live heap they mark is kept, minus the heap before the model existed; memory runs report the largest of four measured steps (`heap_peaks` and `heap_samples` in results.jsonl). The CPU backends' tensors are Go memory freed after their last use, so this is the step's working set; it moves from step to step by up to ~20% with how many ops the parallel executor has in flight.",
+		"Speed: after a warm-up step (which compiles), the median of the timed steps; the measured step comes after them, untimed; inference is greedy generation at batch 1 with the KV cache, after one compiling generation.",
+		"The PyTorch peer runs after the GoSwift runs, on the same machine and cores (torch threads = cores); the machine is shared, so each ratio carries the load of its two moments (the load average at the start is above).",
 		"Random weights (seeded normal σ 0.02) for the architecture shapes: speed and memory only; loss and accuracy come from real weights (stories260K).",
 	}
 	for _, r := range s.Results {

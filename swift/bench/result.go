@@ -54,8 +54,7 @@ type Result struct {
 	AchievedFLOPs *float64 `json:"achieved_flops_per_s"`
 
 	// Memory. PeakRSS is the process's VmHWM after training (before inference); PeakHeap the
-	// largest live Go heap seen by back-to-back garbage collections during a measured step (the
-	// median over the measured steps);
+	// largest live Go heap seen by back-to-back garbage collections during the measured steps;
 	// BaselineHeap the live heap before the model existed. Device memory: a GPU backend's, or
 	// "not measured" with the reason.
 	PeakRSSBytes     *int64 `json:"peak_rss_bytes"`
@@ -63,7 +62,7 @@ type Result struct {
 	PeakHeapBytes    *int64 `json:"peak_heap_bytes"`
 	// HeapSamples is how many garbage collections sampled the live heap.
 	HeapSamples int `json:"heap_samples"`
-	// HeapPeaks are the training heaps of every measured step (TrainingHeapBytes is their median).
+	// HeapPeaks are the training heaps of every measured step (TrainingHeapBytes is their maximum).
 	HeapPeaks         []int64 `json:"heap_peaks"`
 	BaselineHeapBytes *int64  `json:"baseline_heap_bytes"`
 	// TrainingHeapBytes is PeakHeap − BaselineHeap: what the predictor predicts.
@@ -123,16 +122,6 @@ func median(xs []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
-}
-
-// medianInt is the median of xs (the lower middle for an even count; 0 for none).
-func medianInt(xs []int64) int64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]int64(nil), xs...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[(len(s)-1)/2]
 }
 
 // ReadResults reads a results.jsonl file.

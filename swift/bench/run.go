@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -208,8 +209,9 @@ func RunOne(spec Spec) (res *Result, err error) {
 		last, err = s.trainer.Step()
 		return err
 	}
-	// measured runs one step under the heap sampler; the run's peak is the median of the
-	// measured steps' peaks (a step now and then sees more buffers in flight).
+	// measured runs one step under the heap sampler; the run's peak is the largest of the
+	// measured steps' peaks (how many buffers are in flight at once varies from step to step
+	// with the parallel executor's scheduling).
 	var peaks []int64
 	measured := func(i int) error {
 		hs := startHeapSampler()
@@ -262,7 +264,7 @@ func RunOne(spec Spec) (res *Result, err error) {
 	}
 	rss, _ := readStatus("VmHWM")
 	res.PeakRSSBytes = i64(rss)
-	peakHeap := medianInt(peaks)
+	peakHeap := slices.Max(append(peaks, baseHeap))
 	res.PeakHeapBytes = i64(peakHeap)
 	res.TrainingHeapBytes = i64(peakHeap - baseHeap)
 	if m := peakHeap - baseHeap; m > 0 && pred != nil {

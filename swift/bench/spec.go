@@ -155,8 +155,8 @@ type MatrixOptions struct {
 //     batch 4 × seq 128, rank 8 (speed and memory, inference tokens/s); every technique on
 //     stories260K for loss (60 steps of 8 × 64); LoRA, QLoRA-NF4 and full on the SmolLM-135M
 //     shape at 1 × 64 (memory); PyTorch peer rows for full and LoRA at stories15M 4 × 128.
-//   - quick (≤ 3 min, the tests): LoRA, QLoRA-NF4 and full on the stories15M shape at 1 × 32;
-//     the SmolLM-135M memory runs; LoRA on stories260K for 10 steps; the peer rows at 1 × 32.
+//   - quick (≤ 3 min, the tests): LoRA, QLoRA-NF4 and full on the stories15M shape at 4 × 128;
+//     the SmolLM-135M memory runs; LoRA on stories260K for 10 steps; the peer rows.
 //   - full: default plus sweeps of batch {1, 8}, seq {64, 256} and rank {4, 16, 64} on the
 //     stories15M shape for LoRA and full (rank for the LoRA family only).
 //   - calibrate: the memory runs Calibrate fits a backend's memory model to (see
@@ -201,7 +201,7 @@ func NewMatrix(o MatrixOptions) (*Matrix, error) {
 		for _, name := range memoryTechs {
 			if has(name) {
 				t, _ := LookupTechnique(name)
-				add(KindMemory, t, "smollm-135m", 1, 64, 8, 3, 1, 0)
+				add(KindMemory, t, "smollm-135m", 1, 64, 8, 4, 1, 0)
 			}
 		}
 	}
@@ -222,7 +222,7 @@ func NewMatrix(o MatrixOptions) (*Matrix, error) {
 		for _, name := range []string{"lora", "qlora-nf4", "full"} {
 			if has(name) {
 				t, _ := LookupTechnique(name)
-				add(KindSpeed, t, "stories15m", 1, 32, 8, 2, 1, 8)
+				add(KindSpeed, t, "stories15m", 4, 128, 8, 2, 1, 8)
 			}
 		}
 		addMemory()
@@ -230,7 +230,7 @@ func NewMatrix(o MatrixOptions) (*Matrix, error) {
 			t, _ := LookupTechnique("lora")
 			add(KindLoss, t, ShapeStories260K, 8, 64, 8, 10, 0, 0)
 		}
-		addPeers(1, 32, 3, 1)
+		addPeers(4, 128, 2, 1)
 	case "default", "full", "":
 		if m.Name == "" {
 			m.Name = "default"
@@ -263,6 +263,15 @@ func NewMatrix(o MatrixOptions) (*Matrix, error) {
 		}
 	case "calibrate":
 		addCalibration(m, techs, has, seed, o.Device)
+		if withLoss {
+			// The loss runs' processes also hold the text and an evaluation graph.
+			for _, name := range []string{"lora", "qlora-nf4", "full"} {
+				if has(name) {
+					t, _ := LookupTechnique(name)
+					add(KindLoss, t, ShapeStories260K, 8, 64, 8, 10, 0, 0)
+				}
+			}
+		}
 	default:
 		return nil, errors.Errorf("unknown matrix %q (default, quick, full or calibrate)", o.Name)
 	}
@@ -291,8 +300,9 @@ func (m *Matrix) String() string {
 // fine-tuning (trained base) on the stories15M shape varying one dimension at a time
 // (vocabulary, layers, intermediate width, batch and sequence), every other technique at
 // 4 × 128, and QLoRA-NF4, LoRA and full on the SmolLM-135M shape at 1 × 64 (grouped-query
-// attention, a larger vocabulary and more layers), and LoRA and full on stories260K's shape
-// (random weights) where attention scores dominate. Each measures three steps after a warm-up.
+// attention, a larger vocabulary and more layers), and LoRA, full and QLoRA-NF4 on
+// stories260K's shape (random weights) where attention scores dominate. Each measures four
+// steps after a warm-up. With the fixtures, NewMatrix adds LoRA, QLoRA-NF4 and full loss runs.
 func addCalibration(m *Matrix, techs []Technique, has func(string) bool, seed uint64, device string) {
 	base, _ := models.Shape("stories15m")
 	variant := func(label string, edit func(c *models.Config)) (string, *models.Config) {
@@ -320,7 +330,7 @@ func addCalibration(m *Matrix, techs []Technique, has func(string) bool, seed ui
 			rank = 8
 		}
 		m.Specs = append(m.Specs, Spec{Kind: KindMemory, Technique: t.Name, Shape: shape, Config: cfg, Batch: b, Seq: s,
-			Rank: rank, DType: "f32", Steps: 3, Warmup: 1, Seed: seed, Device: device})
+			Rank: rank, DType: "f32", Steps: 4, Warmup: 1, Seed: seed, Device: device})
 	}
 	for _, name := range []string{"lora", "full"} {
 		if !has(name) {
@@ -348,7 +358,7 @@ func addCalibration(m *Matrix, techs []Technique, has func(string) bool, seed ui
 	tiny := &models.Config{ModelType: "llama", VocabSize: 512, HiddenSize: 64, IntermediateSize: 172, NumLayers: 5,
 		NumHeads: 8, NumKVHeads: 4, HeadDim: 8, RMSNormEps: 1e-5, RopeTheta: 10000, TieWordEmbeddings: true,
 		MaxPositions: 512, BOSTokenID: 1, EOSTokenID: 2, RoPE: models.RoPEInterleaved}
-	for _, name := range []string{"lora", "full"} {
+	for _, name := range []string{"lora", "full", "qlora-nf4"} {
 		if has(name) {
 			t, _ := LookupTechnique(name)
 			add(t, "stories260k-shape", tiny, 8, 64)

@@ -55,7 +55,7 @@ type benchArgs struct {
 }
 
 func (a *benchArgs) flags(fs *flag.FlagSet) {
-	fs.BoolVar(&a.Quick, "quick", false, "the quick matrix (~3 min): LoRA, QLoRA-NF4 and full at 1×32, SmolLM-135M memory, one loss run")
+	fs.BoolVar(&a.Quick, "quick", false, "the quick matrix (~3 min): LoRA, QLoRA-NF4 and full at 4×128, SmolLM-135M memory, one loss run, the peer rows")
 	fs.BoolVar(&a.Full, "full", false, "the default matrix plus batch, sequence and rank sweeps")
 	fs.BoolVar(&a.Calibrate, "calibrate", false, "run the calibration matrix and fit the backend's memory model (prints it as Go for swift/bench/memmodel.go)")
 	fs.StringVar(&a.Out, "out", "bench-results", "output `dir`: results.jsonl, report.md, report.html, *.svg")

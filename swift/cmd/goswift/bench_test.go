@@ -93,7 +93,7 @@ func TestBenchListAndChild(t *testing.T) {
 	if err := run([]string{"bench", "--quick", "--list", "--no-peer"}, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"matrix quick", "speed/lora/stories15m/b1s32r8", "memory/full/smollm-135m/b1s64"} {
+	for _, want := range []string{"matrix quick", "speed/lora/stories15m/b4s128r8", "memory/full/smollm-135m/b1s64"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--list lacks %q:\n%s", want, out.String())
 		}
