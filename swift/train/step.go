@@ -6,6 +6,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/goswift/goswift/kernels/xent"
 	"github.com/goswift/goswift/swift/models"
 )
 
@@ -16,7 +17,10 @@ const (
 	scopeAccum   = "/optimizer/grad_acc"
 )
 
-// TokenLoss is the weighted next-token cross-entropy:
+// TokenLoss is the plain reference of the weighted next-token cross-entropy (LogSoftmax +
+// Gather with GoMLX's autodiff); training graphs use its fast path, kernels/xent.TokenLoss
+// (same contract: a log-sum-exp forward and the logits' gradient given directly, never the
+// [B·S, V] log-probabilities), tested equal in kernels/xent and in TestFusedLossMatchesPlain.
 //
 //	logits [B, S, V] float32, targets [B, S] int32, weights [B, S] float32
 //	-> sum over positions of weight·(−log p(target)) (scalar), and the count of positions with
@@ -64,7 +68,7 @@ func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) [
 		ctx.SetTraining(g, true)
 		logits := t.model.Logits(ctx, models.Inputs{Tokens: in[inTokens], Positions: in[inPositions],
 			Segments: in[inSegments]}) // [B, S, V]
-		sum, count := TokenLoss(logits, in[inTargets], in[inWeights])
+		sum, count := xent.TokenLoss(logits, in[inTargets], in[inWeights])
 		loss := Mul(sum, in[inInvTotal])
 		values := make([]*Node, len(t.vars))
 		for i, v := range t.vars {
@@ -137,7 +141,7 @@ func (t *Trainer) buildEval() func(ctx *context.Context, in []*Node) []*Node {
 	return func(ctx *context.Context, in []*Node) []*Node {
 		logits := t.model.Logits(ctx, models.Inputs{Tokens: in[inTokens], Positions: in[inPositions],
 			Segments: in[inSegments]})
-		sum, count := TokenLoss(logits, in[inTargets], in[inWeights])
+		sum, count := xent.TokenLoss(logits, in[inTargets], in[inWeights])
 		return []*Node{sum, count}
 	}
 }

@@ -10,12 +10,15 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph style.
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/goswift/goswift/internal/fixtures"
 	"github.com/goswift/goswift/internal/testutil"
+	"github.com/goswift/goswift/kernels/xent"
 	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/tokenizers"
@@ -455,5 +458,39 @@ func TestBF16Training(t *testing.T) {
 	}
 	if (bf16[5]+bf16[6]+bf16[7])/3 >= (bf16[0]+bf16[1]+bf16[2])/3 {
 		t.Fatalf("bf16 training did not lower the loss: %v", bf16)
+	}
+}
+
+// TestFusedLossMatchesPlain: the fused cross-entropy training uses gives the plain
+// reference's loss and logit gradients on stories260K's real logits.
+func TestFusedLossMatchesPlain(t *testing.T) {
+	ctx, m, ds := setup(t, &lora.Config{Rank: 4}, data.TextConfig{SeqLen: 32, BatchSize: 2, Seed: 3})
+	b, err := ds.TrainBatch(0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Weights[3], b.Weights[7] = 0, 2.5 // an ignored position and a loss scale
+	exec, err := context.NewExec(testutil.Backend(t), ctx, func(ctx *context.Context, tok, tgt, pos, w *Node) []*Node {
+		logits := m.Logits(ctx, models.Inputs{Tokens: tok, Positions: pos})
+		s1, c1 := train.TokenLoss(logits, tgt, w)
+		s2, c2 := xent.TokenLoss(logits, tgt, w)
+		g1 := Gradient(s1, logits)[0]
+		g2 := Gradient(s2, logits)[0]
+		return []*Node{s1, c1, s2, c2, ReduceAllMax(Abs(Sub(g1, g2))), ReduceAllMax(Abs(g1))}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(b.Tokens, b.B, b.S), tensors.FromFlatDataAndDimensions(b.Targets, b.B, b.S),
+		tensors.FromFlatDataAndDimensions(b.Positions, b.B, b.S), tensors.FromFlatDataAndDimensions(b.Weights, b.B, b.S))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := func(i int) float64 { return float64(tensors.ToScalar[float32](out[i])) }
+	if math.Abs(v(0)-v(2)) > 1e-5*v(0) || v(1) != v(3) {
+		t.Fatalf("plain sum %g count %g vs fused %g %g", v(0), v(1), v(2), v(3))
+	}
+	if v(4) > 1e-6*math.Max(1, v(5)) {
+		t.Fatalf("logit gradients differ by %g (max |g| %g)", v(4), v(5))
 	}
 }
