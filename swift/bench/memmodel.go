@@ -78,10 +78,10 @@ var memoryModels = map[string]MemoryModel{
 		BlockScore: 4.342, TrainBlockHidden: 19.986, TrainBlockInter: 4.016, TrainBlockScore: 5.646, LoRAInput: 2.746,
 		UpdateOverhead: 1.935, RuntimeBytes: 2.66e6,
 		Source: "simplego (go:parallelism=-1), 25 runs on 2026-11-28: stories15M shape varied one dimension at a time, every technique at 4×128, SmolLM-135M at 1×64"},
-	"goswift": {HeadTensors: 2.509, EmbedCopies: 1.818, EmbedTrainCopies: 0.006942, BlockHidden: 2.888, BlockInter: 4.916,
-		BlockScore: 3.374, TrainBlockHidden: 10.9, TrainBlockInter: 6.401, TrainBlockScore: 3.207, LoRAInput: 1.844,
-		UpdateOverhead: 2.114, RuntimeBytes: 1.045e+07, DequantFraction: 0.1636,
-		Source: "goswift:parallelism=-1 (kernels/backend), the 36 runs of `goswift bench --calibrate` on 2026-11-28 (worst fit 9.9%)"},
+	"goswift": {HeadTensors: 0.4915, EmbedCopies: 2.008, EmbedTrainCopies: 2.185, BlockHidden: -2.532, BlockInter: 6.616,
+		BlockScore: 3.481, TrainBlockHidden: 11.22, TrainBlockInter: 7.578, TrainBlockScore: 3.131, LoRAInput: 2.706,
+		UpdateOverhead: 1.352, RuntimeBytes: 8.952e+06, DequantFraction: 0.1364,
+		Source: "goswift:parallelism=-1 (kernels/backend, fused cross-entropy), the 36 runs of `goswift bench --calibrate` on 2026-11-28 (worst fit 13.5%)"},
 }
 
 // backendID is the short name of a backend config: "goswift:parallelism=-1" -> "goswift".
