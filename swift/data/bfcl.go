@@ -151,6 +151,9 @@ func extras(rec map[string]json.RawMessage, format Format, s *Sample) error {
 	if format != FormatMessages && format != FormatShareGPT {
 		return nil
 	}
+	if err := parseImages(rec, s); err != nil {
+		return err
+	}
 	if raw, ok := rec["expected"]; ok && string(raw) != "null" {
 		v, err := DecodeJSON(raw)
 		if err != nil {

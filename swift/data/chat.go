@@ -31,6 +31,10 @@ type Sample struct {
 	Expected []ExpectedCall `json:"expected,omitempty"`
 	// Answer is the reference final answer (GSM8K: the number after "####").
 	Answer string `json:"answer,omitempty"`
+	// Images are the sample's image files (multimodal records, ms-swift's top-level "images"),
+	// in the order of the "<image>" tags of its messages; relative paths are resolved against
+	// the dataset file's directory when it is read.
+	Images []string `json:"images,omitempty"`
 	// Source is "file:line" of the record (error messages, reports).
 	Source string `json:"-"`
 }

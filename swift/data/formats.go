@@ -171,6 +171,9 @@ func (s Sample) Validate() error {
 			return errors.Errorf("message %d: loss weight %v must be >= 0", i, *m.Loss)
 		}
 	}
+	if n := s.ImageTags(); len(s.Images) > 0 && n > 0 && n != len(s.Images) {
+		return errors.Errorf("%d %s tags in the messages but %d images", n, ImageTag, len(s.Images))
+	}
 	for i, t := range s.Tools {
 		if t.Name == "" {
 			return errors.Errorf("tool %d has no name", i)

@@ -91,6 +91,11 @@ func Scan(path string, opts ReadOptions, fn func(Sample) error) (ReadStats, erro
 			return nil
 		}
 		s.Source = fmt.Sprintf("%s:%d", path, line)
+		for i, im := range s.Images {
+			if !filepath.IsAbs(im) {
+				s.Images[i] = filepath.Join(filepath.Dir(path), im)
+			}
+		}
 		stats.Records++
 		stats.Formats[format]++
 		if err := fn(s); err != nil {

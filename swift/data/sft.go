@@ -17,6 +17,8 @@ import (
 type Example struct {
 	IDs     []int32
 	Weights []float32
+	// Images are the example's images, in the order of its image placeholder tokens.
+	Images []Image
 }
 
 // NumTargets counts the trained positions (weight > 0, the first id excluded).
@@ -133,6 +135,7 @@ type SFTDataset struct {
 	cfg         SFTConfig
 	train, eval []Example
 	stats       SFTStats
+	imageDims   [3]int // [C, H, W] of every image (all alike), zero when none
 
 	mu    sync.Mutex
 	plans []epochPlan // computed epochs, in order
@@ -215,8 +218,23 @@ func (d *SFTDataset) prepare(in []Example, what string) ([]Example, error) {
 		if len(e.IDs) != len(e.Weights) {
 			return nil, errors.Errorf("sft dataset: %s example %d has %d ids but %d weights", what, i, len(e.IDs), len(e.Weights))
 		}
+		for k, im := range e.Images {
+			if err := im.Check(); err != nil {
+				return nil, errors.WithMessagef(err, "sft dataset: %s example %d, image %d", what, i, k)
+			}
+			if d.imageDims == [3]int{} {
+				d.imageDims = [3]int{im.Channels, im.Height, im.Width}
+			} else if d.imageDims != [3]int{im.Channels, im.Height, im.Width} {
+				return nil, errors.Errorf("sft dataset: %s example %d, image %d is %dx%dx%d but earlier ones are %v (resize them alike)",
+					what, i, k, im.Channels, im.Height, im.Width, d.imageDims)
+			}
+		}
 		if n := len(e.IDs); n > c.MaxLength {
-			switch c.Truncation {
+			truncation := c.Truncation
+			if len(e.Images) > 0 && truncation != TruncateError {
+				truncation = TruncateDrop // cutting would orphan image placeholders
+			}
+			switch truncation {
 			case TruncateDrop:
 				d.stats.Dropped++
 				continue
@@ -365,6 +383,7 @@ func fill(rows []row, s int, exs []Example) *Batch {
 			off += len(e.IDs) - 1
 		}
 	}
+	b.Images = imageBatch(rows, exs)
 	return b
 }
 

@@ -31,6 +31,9 @@ type Chat struct {
 	Sampling infer.Sampling
 	// Progress, if set, is called after each batch.
 	Progress func(done, total int)
+	// Images loads a sample's images for a vision-language model (nil: text only); Options.Image
+	// must then say how an image appears in the tokens.
+	Images func(s data.Sample) ([]data.Image, error)
 }
 
 // Replies generates the assistant reply to each sample's prompt (its messages up to the last
@@ -64,6 +67,14 @@ func (c *Chat) Replies(samples []data.Sample) ([]string, error) {
 		batch := make([][]int, len(idx))
 		for k, i := range idx {
 			batch[k] = prompts[i]
+		}
+		opts.Images = nil
+		if c.Images != nil {
+			ib, err := c.imageBatch(samples, idx)
+			if err != nil {
+				return nil, err
+			}
+			opts.Images = ib
 		}
 		res, err := c.Gen.Generate(batch, opts)
 		if err != nil {

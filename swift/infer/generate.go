@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
 
+	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
 )
 
@@ -34,6 +35,9 @@ type Options struct {
 	RecordLogits bool
 	// OnToken, if set, is called after every step with the row and its new token.
 	OnToken func(row, token int)
+	// Images are the prompts' images for a vision-language model ([B, K, C, H, W], in the
+	// order of each prompt's image placeholder tokens); they enter at the prefill.
+	Images *data.ImageBatch
 }
 
 // Result is one prompt's generation.
@@ -60,6 +64,7 @@ type Generator struct {
 type execKey struct {
 	capacity int
 	prefill  bool
+	images   [4]int // K, C, H, W of the prefill's images; zero without
 }
 
 // NewGenerator prepares generation for a model whose variables are in ctx.
@@ -70,10 +75,13 @@ func NewGenerator(backend backends.Backend, ctx *context.Context, model *models.
 // capacityStep rounds cache capacities up, so different prompt lengths share compiled graphs.
 const capacityStep = 64
 
-func (gen *Generator) exec(capacity int, prefill bool) (*context.Exec, error) {
+func (gen *Generator) exec(capacity int, prefill bool, images *data.ImageBatch) (*context.Exec, error) {
 	gen.mu.Lock()
 	defer gen.mu.Unlock()
-	key := execKey{capacity, prefill}
+	key := execKey{capacity: capacity, prefill: prefill}
+	if images != nil {
+		key.images = [4]int{images.K, images.C, images.H, images.W}
+	}
 	if e, ok := gen.execs[key]; ok {
 		return e, nil
 	}
@@ -82,12 +90,16 @@ func (gen *Generator) exec(capacity int, prefill bool) (*context.Exec, error) {
 		tokens, positions, valid := in[0], in[1], in[2] // [B, S] each
 		b := tokens.Shape().Dimensions[0]
 		var cache *models.Cache
+		var imgs *Node // [B, K, C, H, W] at a vision-language prefill
 		if prefill {
 			cache = m.EmptyCache(tokens.Graph(), b, capacity, dtypes.Float32)
+			if len(in) > 3 {
+				imgs = in[3]
+			}
 		} else {
 			cache = models.UnflattenCache(in[3:])
 		}
-		logits, next := m.Step(ctx, tokens, positions, valid, cache, true) // [B, 1, V]
+		logits, next := m.StepImages(ctx, tokens, positions, valid, imgs, cache, true) // [B, 1, V]
 		out := []*Node{Reshape(logits, b, m.Config.VocabSize)}
 		return append(out, next.Flatten()...)
 	})
@@ -111,6 +123,14 @@ func (gen *Generator) Generate(prompts [][]int, opts Options) (results []Result,
 	}
 	if len(opts.StopStrings) > 0 && opts.Decoder == nil {
 		return nil, errors.New("generate: stop strings need a tokenizer (Options.Decoder)")
+	}
+	if ib := opts.Images; ib != nil {
+		if gen.model.Vision == nil {
+			return nil, errors.New("generate: images given to a model without a vision tower")
+		}
+		if ib.K <= 0 || ib.C <= 0 || ib.H <= 0 || ib.W <= 0 || len(ib.Pixels) != len(prompts)*ib.K*ib.C*ib.H*ib.W {
+			return nil, errors.Errorf("generate: images [%d, %d, %d, %d, %d] hold %d values", len(prompts), ib.K, ib.C, ib.H, ib.W, len(ib.Pixels))
+		}
 	}
 	cfg := gen.model.Config
 	maxLen := 0
@@ -161,16 +181,20 @@ func (gen *Generator) run(prompts [][]int, maxLen, maxNew, eos int, opts Options
 			tok[k], pos[k], valid[k] = int32(id), int32(j), true
 		}
 	}
-	prefill, err := gen.exec(capacity, true)
+	prefill, err := gen.exec(capacity, true, opts.Images)
 	if err != nil {
 		return nil, err
 	}
-	decode, err := gen.exec(capacity, false)
+	decode, err := gen.exec(capacity, false, nil)
 	if err != nil {
 		return nil, err
 	}
-	outs, err := prefill.Exec(tensors.FromFlatDataAndDimensions(tok, b, maxLen),
-		tensors.FromFlatDataAndDimensions(pos, b, maxLen), tensors.FromFlatDataAndDimensions(valid, b, maxLen))
+	prefillArgs := []any{tensors.FromFlatDataAndDimensions(tok, b, maxLen),
+		tensors.FromFlatDataAndDimensions(pos, b, maxLen), tensors.FromFlatDataAndDimensions(valid, b, maxLen)}
+	if ib := opts.Images; ib != nil {
+		prefillArgs = append(prefillArgs, tensors.FromFlatDataAndDimensions(ib.Pixels, b, ib.K, ib.C, ib.H, ib.W))
+	}
+	outs, err := prefill.Exec(prefillArgs...)
 	if err != nil {
 		return nil, errors.Wrap(err, "generate: prefill")
 	}

@@ -58,8 +58,14 @@ func (m *Model) EmptyCache(g *Graph, batch, capacity int, dtype dtypes.DType) *C
 //
 // Query i (slot Length+i) attends to every valid slot up to its own.
 func (m *Model) Step(ctx *context.Context, tokens, positions, valid *Node, cache *Cache, lastOnly bool) (*Node, *Cache) {
+	return m.StepImages(ctx, tokens, positions, valid, nil, cache, lastOnly)
+}
+
+// StepImages is Step with the rows' images [B, K, C, H, W] (nil for none) spliced in place of
+// the image placeholder tokens of this step (a vision-language model's prefill).
+func (m *Model) StepImages(ctx *context.Context, tokens, positions, valid, images *Node, cache *Cache, lastOnly bool) (*Node, *Cache) {
 	st := newCacheState(cache, valid)
-	hidden := m.run(ctx, tokens, positions, st) // [B, S, Hidden]
+	hidden := m.run(ctx, tokens, positions, images, st) // [B, S, Hidden]
 	s := tokens.Shape().Dimensions[1]
 	next := &Cache{Keys: st.keys, Values: st.values, Valid: st.valid,
 		Length: AddScalar(cache.Length, s)}

@@ -24,7 +24,10 @@ type Model struct {
 	// GradientCheckpointing recomputes each block's activations in the backward pass of
 	// training graphs instead of keeping them (gomlx_ext/remat): less memory, ~30% more time.
 	GradientCheckpointing bool
-	hooks                 []Hooks
+	// Vision, when set, makes the model a vision-language model: Inputs.Images are encoded and
+	// spliced in place of the image placeholder tokens (SpliceImages).
+	Vision VisionTower
+	hooks  []Hooks
 }
 
 // New returns a model for cfg.
@@ -38,6 +41,9 @@ type Inputs struct {
 	// if the key is not after it and both carry the same non-zero segment id. 0 marks padding.
 	// nil means one segment of all tokens.
 	Segments *Node
+	// Images [B, K, C, H, W] float32 are the rows' images, spliced in place of the image
+	// placeholder tokens (needs Model.Vision); nil for text only.
+	Images *Node
 }
 
 // Logits runs the full model: [B, S] tokens -> [B, S, Vocab] float32 logits.
@@ -53,7 +59,7 @@ func (m *Model) Hidden(ctx *context.Context, in Inputs) *Node {
 	}
 	mask := causalSegmentMask(segments) // [B, S, S]
 	st := &recomputeState{m: mask}
-	return m.run(ctx, in.Tokens, in.Positions, st)
+	return m.run(ctx, in.Tokens, in.Positions, in.Images, st)
 }
 
 // Head applies the language-model head: hidden [B, S, Hidden] -> logits [B, S, Vocab] float32.
@@ -82,10 +88,17 @@ func (r *recomputeState) mask() *Node                             { return r.m }
 const ParamGradientCheckpointing = "goswift_gradient_checkpointing"
 
 // run is the decoder itself, shared by the recompute and the KV-cache paths.
-func (m *Model) run(ctx *context.Context, tokens, positions *Node, st kvState) *Node {
+func (m *Model) run(ctx *context.Context, tokens, positions, images *Node, st kvState) *Node {
 	cfg := m.Config
 	g := tokens.Graph()
-	x := m.embedChain()(ctx, tokens)                              // [B, S, Hidden]
+	x := m.embedChain()(ctx, tokens) // [B, S, Hidden]
+	if images != nil {
+		if m.Vision == nil {
+			panic("models: images given to a model without a vision tower")
+		}
+		features := m.Vision.Encode(ctx, images) // [B, K·TokensPerImage, Hidden]
+		x = SpliceImages(ctx, x, tokens, features, m.Vision.ImageTokenID())
+	}
 	cos, sin := ropeTables(positions, cfg.HeadDim, cfg.RopeTheta) // [B, S, D/2] each
 	rs, recompute := st.(*recomputeState)
 	checkpoint := m.GradientCheckpointing && recompute && ctx.IsTraining(g)

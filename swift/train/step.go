@@ -53,7 +53,17 @@ const (
 	inBias2    // scalar 1/(1−β2^t)
 	inLRScale  // [len(vars)] per-variable learning-rate multipliers for this step
 	numInputs
+	// A batch with images ([B, K, C, H, W] float32, a vision-language model) passes them as one
+	// more input after the others (after inWeights in the eval graph).
 )
+
+// optionalInput returns in[i], or nil when the graph has no such input.
+func optionalInput(in []*Node, i int) *Node {
+	if len(in) > i {
+		return in[i]
+	}
+	return nil
+}
 
 // buildStep returns the graph of one micro-step. With apply=false it adds the micro-batch's
 // gradient (of sum·invTotal) into the accumulators; with apply=true it adds the accumulated
@@ -67,7 +77,7 @@ func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) [
 		g := in[0].Graph()
 		ctx.SetTraining(g, true)
 		logits := t.model.Logits(ctx, models.Inputs{Tokens: in[inTokens], Positions: in[inPositions],
-			Segments: in[inSegments]}) // [B, S, V]
+			Segments: in[inSegments], Images: optionalInput(in, numInputs)}) // [B, S, V]
 		sum, count := xent.TokenLoss(logits, in[inTargets], in[inWeights])
 		loss := Mul(sum, in[inInvTotal])
 		values := make([]*Node, len(t.vars))
@@ -140,7 +150,7 @@ func stateVar(ctx *context.Context, scope string, v *context.Variable) *context.
 func (t *Trainer) buildEval() func(ctx *context.Context, in []*Node) []*Node {
 	return func(ctx *context.Context, in []*Node) []*Node {
 		logits := t.model.Logits(ctx, models.Inputs{Tokens: in[inTokens], Positions: in[inPositions],
-			Segments: in[inSegments]})
+			Segments: in[inSegments], Images: optionalInput(in, inWeights+1)}) // [B, S, V]
 		sum, count := xent.TokenLoss(logits, in[inTargets], in[inWeights])
 		return []*Node{sum, count}
 	}

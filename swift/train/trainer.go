@@ -127,6 +127,15 @@ func batchInputs(b *data.Batch) []any {
 	}
 }
 
+// imageInputs is the batch's images as the extra graph input ([B, K, C, H, W]), or nothing.
+func imageInputs(b *data.Batch) []any {
+	if b.Images == nil {
+		return nil
+	}
+	ib := b.Images
+	return []any{tensors.FromFlatDataAndDimensions(ib.Pixels, b.B, ib.K, ib.C, ib.H, ib.W)}
+}
+
 // StepResult is one optimizer step's outcome.
 type StepResult struct {
 	Loss     float64 // mean over the accumulated batch's weighted positions
@@ -202,9 +211,12 @@ func (t *Trainer) runMicro(b *data.Batch, scalars []any, last bool) ([2]float64,
 	}
 	var runs [][]any
 	var execs []*context.Exec
+	if b.Images != nil && t.plan != nil {
+		return res, errors.New("train: multi-device training of a vision-language model (batches with images) is not supported yet")
+	}
 	switch {
 	case t.plan == nil:
-		runs, execs = [][]any{append(batchInputs(b), scalars...)}, []*context.Exec{pick(last)}
+		runs, execs = [][]any{append(append(batchInputs(b), scalars...), imageInputs(b)...)}, []*context.Exec{pick(last)}
 	case t.plan.Emulate:
 		// Each shard's gradient is summed into the accumulators: the all-reduce, one device.
 		shards, err := t.plan.SplitBatch(b)
@@ -279,7 +291,10 @@ func (t *Trainer) Evaluate() (loss float64, err error) {
 		if err := b.Validate(t.model.Config.VocabSize); err != nil {
 			return 0, errors.WithMessagef(err, "train: eval batch %d", i)
 		}
-		args := batchInputs(b)
+		args := append(batchInputs(b), imageInputs(b)...)
+		if b.Images != nil && t.plan != nil {
+			return 0, errors.New("train: eval: multi-device evaluation of a vision-language model is not supported yet")
+		}
 		if t.plan != nil && !t.plan.Emulate {
 			if args, err = t.plan.distributedInputs(b, nil); err != nil {
 				return 0, errors.WithMessagef(err, "train: eval batch %d", i)

@@ -44,13 +44,34 @@ func (a *inferArgs) chat(stdout, stderr io.Writer, m *swift.Model, opts infer.Op
 			return err
 		}
 	}
-	for _, p := range a.prompts {
-		convs = append(convs, data.Sample{Messages: []data.Message{{Role: data.RoleUser, Content: p}}})
+	switch {
+	case len(a.images) == 0:
+	case len(a.prompts) == len(a.images) || len(a.prompts) == 1:
+	default:
+		return errors.Errorf("goswift infer: %d --image for %d --prompt: give one per prompt, or one prompt for all", len(a.images), len(a.prompts))
+	}
+	for i, p := range a.prompts {
+		s := data.Sample{Messages: []data.Message{{Role: data.RoleUser, Content: p}}, Source: fmt.Sprintf("--prompt %d", i+1)}
+		switch {
+		case len(a.images) == 0:
+		case len(a.prompts) == 1:
+			s.Images = a.images
+		default:
+			s.Images = []string{a.images[i]}
+		}
+		if n := s.ImageTags(); n > 0 && n != len(s.Images) {
+			return errors.Errorf("goswift infer: --prompt %d has %d %s tags but %d images", i+1, n, data.ImageTag, len(s.Images))
+		}
+		convs = append(convs, s)
 	}
 	ca := chatArgs{Template: a.template, ToolFormat: a.toolFormat, System: a.system}
 	tmpl, topts, err := ca.template(m, "")
 	if err != nil {
 		return err
+	}
+	topts.Image = m.ImageTokens()
+	if opts.Images, err = m.ImageBatch(convs); err != nil {
+		return errors.WithMessage(err, "goswift infer")
 	}
 	prompts := make([][]int, len(convs))
 	for i, s := range convs {

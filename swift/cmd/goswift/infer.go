@@ -18,6 +18,7 @@ type inferArgs struct {
 	model, tokenizer, device string
 	adapter                  string
 	prompts                  stringList
+	images                   stringList
 	stops                    stringList
 	maxNew                   int
 	temperature, topP        float64
@@ -38,6 +39,7 @@ func (a *inferArgs) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.tokenizer, "tokenizer", "", "tokenizer `file` (tokenizer.json or llama2.c tokenizer.bin); default: found beside the model")
 	fs.StringVar(&a.device, "device", "auto", "auto, cpu or cuda")
 	fs.Var(&a.prompts, "prompt", "prompt `text` (repeat for a batch)")
+	fs.Var(&a.images, "image", "image `file` (PNG/JPEG) for a vision-language model (repeatable: one per --prompt, or all for a single --prompt); implies chat mode")
 	fs.Var(&a.stops, "stop", "stop `string` (repeatable)")
 	fs.IntVar(&a.maxNew, "max-new", 64, "maximum new tokens per prompt")
 	fs.Float64Var(&a.temperature, "temperature", 0, "sampling temperature; 0 = greedy")
@@ -55,7 +57,7 @@ func (a *inferArgs) Run(stdout, stderr io.Writer) error {
 	if a.model == "" {
 		return errors.New("goswift infer: --model is required")
 	}
-	chat := a.template != "" || a.system != "" || a.messages != ""
+	chat := a.template != "" || a.system != "" || a.messages != "" || len(a.images) > 0
 	if len(a.prompts) == 0 && a.messages == "" {
 		return errors.New("goswift infer: --prompt is required")
 	}

@@ -25,6 +25,7 @@ type sftArgs struct {
 
 	tunerArgs
 	trainArgs
+	visionArgs
 
 	Epochs         float64 `json:"epochs,omitempty"`
 	MaxLength      int     `json:"max_length"`
@@ -110,6 +111,7 @@ func (a *sftArgs) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.ValDataset, "val-dataset", "", "held-out `files` (default: --val-fraction of --dataset)")
 	a.tunerArgs.flags(fs)
 	a.trainArgs.flags(fs)
+	a.visionArgs.flags(fs)
 	fs.Float64Var(&a.Epochs, "epochs", 0, "train this many epochs instead of --steps (0: use --steps)")
 	fs.IntVar(&a.MaxLength, "max-length", 512, "tokens per example, and per packed row")
 	fs.BoolVar(&a.Packing, "packing", false, "pack several examples per row (attention stays within each)")
@@ -156,6 +158,9 @@ func (a *sftArgs) Run(stdout, stderr io.Writer) error {
 	if m.Tokenizer == nil {
 		return errors.Errorf("goswift sft: no tokenizer found beside %s: pass --tokenizer", a.Model)
 	}
+	if err := a.visionArgs.prepare(m, uint64(a.Seed)); err != nil {
+		return err
+	}
 	tmpl, opts, err := a.template(m, a.LossScale)
 	if err != nil {
 		return err
@@ -175,11 +180,11 @@ func (a *sftArgs) Run(stdout, stderr io.Writer) error {
 	if a.MaxVal > 0 && len(held) > a.MaxVal {
 		held = held[:a.MaxVal]
 	}
-	trainEx, err := templates.EncodeSamples(tmpl, m.Tokenizer, samples, opts)
+	trainEx, err := m.EncodeSamples(tmpl, m.Tokenizer, samples, opts)
 	if err != nil {
 		return errors.WithMessage(err, "goswift sft: --dataset")
 	}
-	heldEx, err := templates.EncodeSamples(tmpl, m.Tokenizer, held, opts)
+	heldEx, err := m.EncodeSamples(tmpl, m.Tokenizer, held, opts)
 	if err != nil {
 		return errors.WithMessage(err, "goswift sft: held-out data")
 	}
@@ -200,10 +205,15 @@ func (a *sftArgs) Run(stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "model %s (%s) on %s\ntemplate %s; data %s: %s\n", a.Model, m.Config, m.Device.Config,
 		tmpl.Name(), a.Dataset, ds.Stats())
-	_, res, err := runTraining(stdout, stderr, trainJob{m: m, tuner: tcfg, ds: ds, cfg: a.trainArgs.config(&a.runArgs),
-		run: &a.runArgs, args: a})
+	tn, res, err := runTraining(stdout, stderr, trainJob{m: m, tuner: tcfg, ds: ds, cfg: a.trainArgs.config(&a.runArgs),
+		run: &a.runArgs, args: a, attached: func() error { return a.visionArgs.freeze(stdout, m) }})
 	if err != nil {
 		return err
+	}
+	if m.VLM != nil {
+		if err := saveModel(stdout, m, tn, a.Output); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "adapter saved in %s (checkpoint %s, log %s)\n", filepath.Join(a.Output, "adapter"), res.Checkpoint,
 		filepath.Join(a.Output, "train_log.jsonl"))

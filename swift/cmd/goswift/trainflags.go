@@ -184,6 +184,8 @@ type trainJob struct {
 	cfg   train.Config
 	run   *runArgs
 	args  any // saved as args.json on a fresh run
+	// attached, if set, runs once the tuner is attached (vision-language freeze switches).
+	attached func() error
 }
 
 // runTraining attaches the tuner, trains (or resumes), prints the held-out loss before and
@@ -193,6 +195,11 @@ func runTraining(stdout, stderr io.Writer, j trainJob) (tuners.Tuner, train.Resu
 	tn, err := j.m.Attach(j.tuner)
 	if err != nil {
 		return nil, res, err
+	}
+	if j.attached != nil {
+		if err := j.attached(); err != nil {
+			return nil, res, err
+		}
 	}
 	trainable, total := tuners.CountParams(j.m.Ctx)
 	fmt.Fprintf(stdout, "tuner %s: %d trainable of %d parameters (%.3f%%)\n", tn.Name(), trainable, total,

@@ -23,6 +23,14 @@ func Encode(tok tokenizers.Tokenizer, parts []Part) (data.Example, error) {
 	first := true
 	for i := 0; i < len(parts); {
 		p := parts[i]
+		if p.Special == Image {
+			for range p.Repeat {
+				ex.IDs = append(ex.IDs, int32(p.Token))
+				ex.Weights = append(ex.Weights, 0)
+			}
+			i++
+			continue
+		}
 		if p.Special != NoSpecial {
 			id := tok.BOS()
 			if p.Special == EOS {
@@ -87,11 +95,52 @@ func commonPrefix(a, b []int) int {
 
 // EncodeSample renders a sample with the template and encodes it.
 func EncodeSample(t Template, tok tokenizers.Tokenizer, s data.Sample, opts Options) (data.Example, error) {
-	parts, err := t.Render(s, opts)
+	parts, err := render(t, s, opts)
 	if err != nil {
 		return data.Example{}, err
 	}
 	return Encode(tok, parts)
+}
+
+// render renders s, turning image tags into Image parts when opts.Image asks for it.
+func render(t Template, s data.Sample, opts Options) ([]Part, error) {
+	if opts.Image.PerImage > 0 {
+		s = s.WithImageTags()
+	}
+	parts, err := t.Render(s, opts)
+	if err != nil || opts.Image.PerImage <= 0 {
+		return parts, err
+	}
+	return SplitImages(parts, opts.Image, len(s.Images))
+}
+
+// SplitImages replaces each data.ImageTag inside text parts by an Image part of img.PerImage
+// placeholder tokens, checking that there are as many tags as images.
+func SplitImages(parts []Part, img ImageTokens, images int) ([]Part, error) {
+	var out []Part
+	tags := 0
+	for _, p := range parts {
+		if p.Special != NoSpecial || !strings.Contains(p.Text, data.ImageTag) {
+			out = append(out, p)
+			continue
+		}
+		pieces := strings.Split(p.Text, data.ImageTag)
+		for k, piece := range pieces {
+			if k > 0 {
+				out = append(out, Part{Special: Image, Token: img.TokenID, Repeat: img.PerImage, Role: p.Role})
+				tags++
+			}
+			if piece != "" {
+				q := p
+				q.Text = piece
+				out = append(out, q)
+			}
+		}
+	}
+	if tags != images {
+		return nil, errors.Errorf("render: %d %s tags but %d images", tags, data.ImageTag, images)
+	}
+	return out, nil
 }
 
 // PromptSample returns the conversation the model is asked to continue for evaluation: the
@@ -110,7 +159,7 @@ func PromptSample(s data.Sample) data.Sample {
 // turn, then the assistant header) and encodes it.
 func EncodePrompt(t Template, tok tokenizers.Tokenizer, s data.Sample, opts Options) ([]int, error) {
 	opts.GenerationPrompt = true
-	parts, err := t.Render(PromptSample(s), opts)
+	parts, err := render(t, PromptSample(s), opts)
 	if err != nil {
 		return nil, err
 	}

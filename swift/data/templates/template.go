@@ -30,6 +30,7 @@ const (
 	NoSpecial Special = iota
 	BOS               // the tokenizer's beginning-of-sequence id
 	EOS               // the tokenizer's end-of-sequence id
+	Image             // an image's placeholder tokens: Repeat copies of Token (Options.Image)
 )
 
 // Part is a piece of a rendered conversation: text (or one special token) and the loss weight
@@ -39,6 +40,8 @@ type Part struct {
 	Special Special
 	Weight  float32
 	Role    string // the turn's role ("header" parts are the role markers of assistant turns)
+	// Token and Repeat are an Image part's placeholder id and count.
+	Token, Repeat int
 }
 
 // Options tune rendering.
@@ -50,6 +53,14 @@ type Options struct {
 	GenerationPrompt bool
 	// System replaces the template's default system prompt when the sample has none.
 	System string
+	// Image, when PerImage > 0, turns each data.ImageTag of the rendered text into PerImage
+	// placeholder tokens TokenID (a vision-language model's image slots; never trained).
+	Image ImageTokens
+}
+
+// ImageTokens says how an image appears in the token sequence.
+type ImageTokens struct {
+	TokenID, PerImage int
 }
 
 // LossScale weights the loss of each part of a conversation. Zero fields take the defaults in

@@ -1,0 +1,223 @@
+package swift_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/goswift/goswift/internal/fixtures"
+	"github.com/goswift/goswift/swift"
+	"github.com/goswift/goswift/swift/data"
+	"github.com/goswift/goswift/swift/data/images"
+	"github.com/goswift/goswift/swift/data/templates"
+	"github.com/goswift/goswift/swift/eval"
+	"github.com/goswift/goswift/swift/models/vlm"
+	"github.com/goswift/goswift/swift/train"
+	"github.com/goswift/goswift/swift/tuners/lora"
+)
+
+// fashionVQA writes Fashion-MNIST VQA sets (train images from the train split, held-out ones
+// from t10k) as PNG + JSONL under dir, skipping when the Debian dataset is not installed.
+func fashionVQA(tb testing.TB, dir string, nTrain, nTest int) (trainPath, testPath string) {
+	tb.Helper()
+	if _, err := os.Stat(images.FashionMNISTDir); err != nil {
+		tb.Skipf("Fashion-MNIST not installed (%v): apt-get install dataset-fashion-mnist", err)
+	}
+	imgs, labels, err := images.ReadFashionMNIST(images.FashionMNISTDir, "train")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if trainPath, err = images.WriteFashionVQA(dir, "train", imgs, labels, 0, nTrain); err != nil {
+		tb.Fatal(err)
+	}
+	if imgs, labels, err = images.ReadFashionMNIST(images.FashionMNISTDir, "t10k"); err != nil {
+		tb.Fatal(err)
+	}
+	if testPath, err = images.WriteFashionVQA(dir, "test", imgs, labels, 0, nTest); err != nil {
+		tb.Fatal(err)
+	}
+	return trainPath, testPath
+}
+
+// tinyVision is the vision tower the tests and the notebook train from scratch: 28×28 gray
+// images in 7×7 patches (16 tokens an image), 2 layers of width 64.
+var tinyVision = vlm.VisionConfig{HiddenSize: 64, IntermediateSize: 128, NumLayers: 2, NumHeads: 4, ImageSize: 28,
+	PatchSize: 7, NumChannels: 1}
+
+// imageTokenID is the stories260K byte-fallback token <0x00>, which never occurs in text.
+const imageTokenID = 3
+
+// newFashionVLM loads stories260K, adds a fresh vision tower and attaches LoRA to the LM.
+func newFashionVLM(tb testing.TB) *swift.Model {
+	tb.Helper()
+	m, err := swift.Load(fixtures.Path(tb, "models/stories260K/stories260K.bin"), swift.LoadOptions{Device: "cpu"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := m.AddVision(tinyVision, imageTokenID, nil, nil, 1); err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
+func readSamples(tb testing.TB, path string) []data.Sample {
+	tb.Helper()
+	s, _, err := data.ReadFile(path, data.ReadOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// BenchmarkVLMFashionMNIST trains the VLM (LoRA r8 on stories260K, vision tower and projector
+// from scratch) on 4,000 Fashion-MNIST questions, 32 a step, and reports the step time, the
+// held-out loss and the exact-match accuracy on 1,000 t10k images (chance: 10%).
+// GOSWIFT_VLM_STEPS sets the steps (300).
+//
+// Measured 2026-11-28 on this repository's CPU machine: 0.49 s a step, held-out loss
+// 8.19 -> 1.36 after 300 steps, but 0% exact match: the model answers with the class prior
+// (one class for every image). Reaching the issue's 50% is open work (see issue 10's note).
+func BenchmarkVLMFashionMNIST(b *testing.B) {
+	for range b.N {
+		dir := b.TempDir()
+		trainPath, testPath := fashionVQA(b, dir, 4000, 1000)
+		m := newFashionVLM(b)
+		if _, err := m.Attach(&lora.Config{Rank: 8, Seed: 1}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := (vlm.Freeze{}).Apply(m.Ctx); err != nil {
+			b.Fatal(err)
+		}
+		trainS, testS := readSamples(b, trainPath), readSamples(b, testPath)
+		exs, err := m.EncodeSamples(templates.CompactTools, m.Tokenizer, trainS, templates.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		held, err := m.EncodeSamples(templates.CompactTools, m.Tokenizer, testS[:64], templates.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ds, err := data.NewSFTDataset(exs, held, data.SFTConfig{BatchSize: 32, MaxLength: 64, Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		steps := 300
+		if s := os.Getenv("GOSWIFT_VLM_STEPS"); s != "" {
+			steps = atoi(b, s)
+		}
+		tr, err := m.Trainer(ds, train.Config{Steps: steps, LR: 3e-3, WarmupSteps: 20, EvalEvery: steps, NoProgress: true, Seed: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		res, err := tr.Run()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(start).Seconds()/float64(res.Steps), "s/step")
+		b.ReportMetric(res.FinalEvalLoss, "eval-loss")
+		chat := &eval.Chat{Gen: m.Generator(), Tokenizer: m.Tokenizer, Template: templates.CompactTools,
+			Options: templates.Options{Image: m.ImageTokens()}, Images: m.LoadImages, BatchSize: 100, MaxNewTokens: 10}
+		rep, _, err := chat.VQA(testS)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(100*rep.Accuracy, "vqa-%")
+		b.Logf("held-out loss %.3f -> %.3f\n%s", res.FirstEvalLoss, res.FinalEvalLoss, rep)
+	}
+}
+
+func atoi(tb testing.TB, s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			tb.Fatalf("not a number: %q", s)
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// snapshot copies every float32 variable's value by scope+name.
+func snapshot(ctx *context.Context) map[string][]float32 {
+	out := map[string][]float32{}
+	for v := range ctx.IterVariables() {
+		if val, err := v.Value(); err == nil {
+			if d, err := tensors.CopyFlatData[float32](val); err == nil {
+				out[v.ScopeAndName()] = d
+			}
+		}
+	}
+	return out
+}
+
+// TestVLMFreezeSwitches trains two steps under each combination of freeze_vit, freeze_aligner
+// and freeze_llm and asserts exactly the unfrozen parts move (LoRA carries the LLM's training).
+func TestVLMFreezeSwitches(t *testing.T) {
+	dir := t.TempDir()
+	trainPath, _ := fashionVQA(t, dir, 64, 1)
+	samples := readSamples(t, trainPath)
+	tests := []vlm.Freeze{
+		{},
+		{ViT: true},
+		{Aligner: true},
+		{LLM: true},
+		{ViT: true, Aligner: true},
+		{ViT: true, LLM: true},
+	}
+	for _, f := range tests {
+		t.Run(f.String(), func(t *testing.T) {
+			m := newFashionVLM(t)
+			if _, err := m.Attach(&lora.Config{Rank: 4, Seed: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Apply(m.Ctx); err != nil {
+				t.Fatal(err)
+			}
+			exs, err := m.EncodeSamples(templates.CompactTools, m.Tokenizer, samples, templates.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ds, err := data.NewSFTDataset(exs, exs[:8], data.SFTConfig{BatchSize: 8, MaxLength: 64, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(m.Ctx)
+			tr, err := m.Trainer(ds, train.Config{Steps: 2, LR: 1e-2, NoProgress: true, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.Run(); err != nil {
+				t.Fatal(err)
+			}
+			after := snapshot(m.Ctx)
+			moved := map[string]bool{}
+			for v := range m.Ctx.IterVariables() {
+				part := vlm.Part(v)
+				a, b := before[v.ScopeAndName()], after[v.ScopeAndName()]
+				if part == "" || a == nil || b == nil {
+					continue
+				}
+				for i := range a {
+					if a[i] != b[i] {
+						moved[part] = true
+						if part == "llm" && !strings.HasPrefix(v.Scope(), "/tuners/") {
+							t.Errorf("base LLM weight %s moved: LoRA must keep the base frozen", v.ScopeAndName())
+						}
+						break
+					}
+				}
+			}
+			want := map[string]bool{"vit": !f.ViT, "aligner": !f.Aligner, "llm": !f.LLM}
+			for part, w := range want {
+				if moved[part] != w {
+					t.Errorf("%s: moved=%v, want %v", part, moved[part], w)
+				}
+			}
+		})
+	}
+}
