@@ -187,7 +187,11 @@ func weightDiff(t *testing.T, got, want map[string][]float32) (maxDiff, mean flo
 // Adam divides each update by the gradient's own scale, so weights with tiny gradients amplify
 // float32 rounding differences. The tolerance is calibrated by simplego itself: its two
 // DotGeneral algorithms (forced with "dotgeneral_large") differ by some amount; goswift must not
-// differ from simplego by more than 4 times that (plus 1e-7).
+// differ from simplego by more than 4 times that on average (plus 1e-9). The largest single
+// difference gets 4 times simplego's plus 1e-5 (0.1% of the 1e-2 learning rate): goswift also
+// fuses the cross-entropy (kernels/xent), whose float32 log-sum-exp rounds differently from the
+// plain graph, and Adam turns such sub-ulp gradient differences on near-zero gradients into
+// steps of up to lr·(a few ulps of m/√v).
 func TestEquivalenceTraining(t *testing.T) {
 	targets := []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 	for _, tc := range []struct {
@@ -212,7 +216,7 @@ func TestEquivalenceTraining(t *testing.T) {
 					}
 				}
 				maxDiff, mean := weightDiff(t, gotVars, wantVars)
-				if maxDiff > 4*calMax+1e-7 || mean > 4*calMean+1e-9 {
+				if maxDiff > 4*calMax+1e-5 || mean > 4*calMean+1e-9 {
 					t.Fatalf("%s: weights differ from simplego's by max %.3g, mean %.3g; simplego's two algorithms by max %.3g, mean %.3g",
 						be.name, maxDiff, mean, calMax, calMean)
 				}

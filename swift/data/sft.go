@@ -60,8 +60,8 @@ func ParseTruncation(s string) (Truncation, error) {
 // around the epoch; eval batches with padding rows). Without packing, S is the longest example
 // of the batch rounded up to a bucket: a power of two from MinBucket (32) up, or with
 // BucketMultiple > 0 a multiple of it, never above MaxLength rounded the same way; examples are
-// grouped by length (within windows of BatchSize·64 shuffled examples) so a batch's examples
-// are alike. MaxLength 512 gives at most 5 shapes (32, 64, 128, 256, 512) with powers of two, or
+// grouped by bucket (within windows of BatchSize·64 shuffled examples, shuffled order kept inside
+// a bucket) so a batch's examples share S without being sorted by exact length. MaxLength 512 gives at most 5 shapes (32, 64, 128, 256, 512) with powers of two, or
 // 8 with BucketMultiple 64. With Packing rows are filled with up to MaxLength positions (first
 // fit, longest examples first) and S is the bucket of the batch's fullest row: usually the
 // largest bucket, so nearly one shape.
@@ -284,14 +284,19 @@ func (d *SFTDataset) plan(e int) epochPlan {
 	window := c.BatchSize * lengthWindow
 	for start := 0; start < len(perm); start += window {
 		chunk := slices.Clone(perm[start:min(start+window, len(perm))])
-		// Longest first: batches of alike lengths, and first-fit-decreasing packing.
-		sort.SliceStable(chunk, func(a, b int) bool { return positions(chunk[a]) > positions(chunk[b]) })
 		if !c.Packing {
+			// Largest bucket first, shuffled order kept within a bucket: each batch is one shape,
+			// but examples are not sorted by exact length, which would make batches homogeneous
+			// whenever the length tells the answer apart (class names of different lengths).
+			sort.SliceStable(chunk, func(a, b int) bool { return c.Bucket(positions(chunk[a])) > c.Bucket(positions(chunk[b])) })
+
 			for _, ex := range chunk {
 				rows = append(rows, row{ex})
 			}
 			continue
 		}
+		// Packing: longest first (first-fit-decreasing).
+		sort.SliceStable(chunk, func(a, b int) bool { return positions(chunk[a]) > positions(chunk[b]) })
 		var free []int
 		first := len(rows)
 		for _, ex := range chunk {
