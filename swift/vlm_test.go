@@ -76,10 +76,10 @@ func readSamples(tb testing.TB, path string) []data.Sample {
 
 // fashionRun is one training run of the multimodal recipe and its evaluation.
 type fashionRun struct {
-	res       train.Result
-	stepTime  time.Duration
-	report    eval.VQAReport
-	before    float64 // accuracy of the untrained model on the first 100 held-out images
+	res      train.Result
+	stepTime time.Duration
+	report   eval.VQAReport
+	before   float64 // accuracy of the untrained model on the first 100 held-out images
 }
 
 // trainFashionVLM trains the VLM (LoRA r16 on every projection of stories260K and its head; the
