@@ -3,6 +3,7 @@ package tuners_test
 import (
 	"bytes"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -15,6 +16,7 @@ import (
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
+	"github.com/goswift/goswift/swift/models/vlm"
 	"github.com/goswift/goswift/swift/tokenizers"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
@@ -105,6 +107,72 @@ func loadBase(t *testing.T) (*models.Config, *context.Context) {
 
 var probeTokens = [][]int32{{1, 403, 407, 261, 378, 432, 383, 286, 261, 376}, {1, 66, 300, 12, 77, 401, 222, 9, 18, 45}}
 
+// baseLoader returns a fresh copy of a base model and its variables (deterministic).
+type baseLoader func(t *testing.T) (*context.Context, *models.Model)
+
+func loadText(t *testing.T) (*context.Context, *models.Model) {
+	cfg, ctx := loadBase(t)
+	return ctx, models.New(cfg)
+}
+
+// probeVision is the conformance VLM's vision tower: 8×8 gray images in 4×4 patches, so one
+// image is 4 placeholder tokens (stories260K's byte token <0x00>, id 3).
+var probeVision = vlm.VisionConfig{HiddenSize: 16, IntermediateSize: 32, NumLayers: 1, NumHeads: 2, ImageSize: 8,
+	PatchSize: 4, NumChannels: 1, LayerNormEps: 1e-6}
+
+const probeImageToken = 3
+
+// vlmProbeTokens put one image (4 placeholders) in each probe row.
+var vlmProbeTokens = [][]int32{{1, 3, 3, 3, 3, 261, 378, 432, 383, 286}, {1, 66, 300, 3, 3, 3, 3, 9, 18, 45}}
+
+// probeImages returns n deterministic 8×8 gray images [n, 1, 1, 8, 8].
+func probeImages(n int, seed uint64) *tensors.Tensor {
+	rng := rand.New(rand.NewPCG(seed, 17))
+	px := make([]float32, n*64)
+	for i := range px {
+		px[i] = float32(2*rng.Float64() - 1)
+	}
+	return tensors.FromFlatDataAndDimensions(px, n, 1, 1, 8, 8)
+}
+
+// loadVLM is stories260K with a seeded vision tower (frozen with its projector by
+// vlm.Freeze after the tuner attaches, so the tuner's promises are checked on the LM).
+func loadVLM(t *testing.T) (*context.Context, *models.Model) {
+	cfg, ctx := loadBase(t)
+	vcfg := &vlm.Config{Vision: probeVision, Text: cfg, ImageTokenID: probeImageToken, ImageMean: []float32{0.5}, ImageStd: []float32{0.5}}
+	if err := vlm.InitVision(ctx, vcfg, 3); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, vlm.New(vcfg)
+}
+
+// vlmDataset is SFT data for the conformance VLM: text runs from tinyshakespeare with an image
+// spliced into each example, random images.
+func vlmDataset(t *testing.T, tok tokenizers.Tokenizer) data.Dataset {
+	text := tok.Encode("ROMEO: But soft, what light through yonder window breaks? It is the east, and Juliet is the sun.")
+	var exs []data.Example
+	for i := range 16 {
+		ids := []int32{1}
+		for range 4 {
+			ids = append(ids, probeImageToken)
+		}
+		for _, id := range text[i%5 : i%5+20] {
+			ids = append(ids, int32(id))
+		}
+		w := make([]float32, len(ids))
+		for j := 5; j < len(w); j++ {
+			w[j] = 1
+		}
+		img := tensors.MustCopyFlatData[float32](probeImages(1, uint64(i)))
+		exs = append(exs, data.Example{IDs: ids, Weights: w, Images: []data.Image{{Channels: 1, Height: 8, Width: 8, Pixels: img}}})
+	}
+	ds, err := data.NewSFTDataset(exs, exs[:4], data.SFTConfig{BatchSize: 4, MaxLength: 32, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
 // logits runs the model (hooks included) on the probe tokens.
 func logits(t *testing.T, ctx *context.Context, m *models.Model) []float32 {
 	t.Helper()
@@ -115,14 +183,22 @@ func logits(t *testing.T, ctx *context.Context, m *models.Model) []float32 {
 			pos[r][j] = int32(j)
 		}
 	}
-	exec, err := context.NewExec(testutil.Backend(t), ctx, func(ctx *context.Context, tok, p *Node) *Node {
-		return m.Logits(ctx, models.Inputs{Tokens: tok, Positions: p})
+	args := []any{probeTokens, pos}
+	if m.Vision != nil {
+		args = []any{vlmProbeTokens, pos, probeImages(2, 99)}
+	}
+	exec, err := context.NewExec(testutil.Backend(t), ctx, func(ctx *context.Context, in []*Node) *Node {
+		var images *Node
+		if len(in) > 2 {
+			images = in[2]
+		}
+		return m.Logits(ctx, models.Inputs{Tokens: in[0], Positions: in[1], Images: images})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer exec.Finalize()
-	out, err := exec.Exec(probeTokens, pos)
+	out, err := exec.Exec(args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,79 +239,103 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, row := range conformanceTable {
-		t.Run(row.name, func(t *testing.T) {
-			cfg, ctx := loadBase(t)
-			m := models.New(cfg)
-			base := logits(t, ctx, m)
-			tcfg, err := tuners.NewConfig(row.tuner)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if row.config != nil {
-				tcfg = row.config()
-			}
-			tn, err := tuners.BuildAndAttach(tcfg, ctx, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			id, _ := tuners.Unwrap(tn).(identityAtInit)
-			switch d := maxAbsDiff(base, logits(t, ctx, m)); {
-			case row.initTol == 0:
-				if id == nil || !id.IdentityAtInit() {
-					t.Fatalf("the row promises bit-identical logits at init, the tuner does not (IdentityAtInit)")
-				}
-				if d != 0 {
-					t.Fatalf("logits changed by %g at init", d)
-				}
-			case row.initTol > 0:
-				if d > row.initTol {
-					t.Fatalf("logits changed by %g > %g at init", d, row.initTol)
-				}
-				t.Logf("at init: logits within %.2g of the base (%s)", d, row.initWhy)
-			default:
-				t.Logf("at init: not applicable: %s (logits differ by %.3g)", row.initWhy, d)
-			}
-			trainable, _ := tuners.CountParams(ctx)
-			if trainable == 0 {
-				t.Fatal("no trainable parameters")
-			}
-			before := snapshot(ctx)
-			tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 3, LR: 1e-2, NoProgress: true,
-				LRMultiplier: tuners.LRMultiplier(tn)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range 3 {
-				if _, err := tr.Step(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			adapted := logits(t, ctx, m)
-			if d := maxAbsDiff(base, adapted); d <= 1e-3 {
-				t.Fatalf("training moved the logits by only %g (<= 1e-3): the checks below would pass trivially", d)
-			}
-			after := snapshot(ctx)
-			for v := range ctx.IterVariables() {
-				key := v.ScopeAndName()
-				old, existed := before[key]
-				if existed && !v.Trainable && !bytes.Equal(old, after[key]) && !isTrainerState(key) {
-					t.Fatalf("frozen variable %s changed during training", key)
-				}
-			}
-			mg, isMerger := tuners.AsMerger(tn)
-			switch {
-			case row.noMerge == "" && !isMerger:
-				t.Fatal("the row expects a Merger; the tuner has none (set noMerge with the reason)")
-			case row.noMerge != "" && isMerger:
-				t.Fatalf("the row says no merge (%s) but the tuner is a Merger", row.noMerge)
-			case isMerger:
-				checkMerge(t, ctx, m, mg, adapted)
-			default:
-				t.Logf("merge: not applicable: %s", row.noMerge)
-			}
-			checkSaveLoad(t, tn, ctx, adapted)
-		})
+		t.Run(row.name, func(t *testing.T) { runConformance(t, row, loadText, ds) })
 	}
+}
+
+// TestConformanceVLM runs the LoRA rows of the table on a vision-language model (stories260K
+// with a vision tower, images spliced into every probe and training row): LoRA attaches to its
+// language model unchanged.
+func TestConformanceVLM(t *testing.T) {
+	tok, err := tokenizers.LoadLlama2C(fixtures.Path(t, "models/stories260K/tok512.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := vlmDataset(t, tok)
+	for _, row := range conformanceTable {
+		if row.tuner != "lora" {
+			continue
+		}
+		t.Run(row.name, func(t *testing.T) { runConformance(t, row, loadVLM, ds) })
+	}
+}
+
+// runConformance checks one row on one base model (see TestConformance).
+func runConformance(t *testing.T, row conformanceRow, load baseLoader, ds data.Dataset) {
+	ctx, m := load(t)
+	base := logits(t, ctx, m)
+	tcfg, err := tuners.NewConfig(row.tuner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.config != nil {
+		tcfg = row.config()
+	}
+	tn, err := tuners.BuildAndAttach(tcfg, ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Vision != nil {
+		if _, err := (vlm.Freeze{ViT: true, Aligner: true}).Apply(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, _ := tuners.Unwrap(tn).(identityAtInit)
+	switch d := maxAbsDiff(base, logits(t, ctx, m)); {
+	case row.initTol == 0:
+		if id == nil || !id.IdentityAtInit() {
+			t.Fatalf("the row promises bit-identical logits at init, the tuner does not (IdentityAtInit)")
+		}
+		if d != 0 {
+			t.Fatalf("logits changed by %g at init", d)
+		}
+	case row.initTol > 0:
+		if d > row.initTol {
+			t.Fatalf("logits changed by %g > %g at init", d, row.initTol)
+		}
+		t.Logf("at init: logits within %.2g of the base (%s)", d, row.initWhy)
+	default:
+		t.Logf("at init: not applicable: %s (logits differ by %.3g)", row.initWhy, d)
+	}
+	trainable, _ := tuners.CountParams(ctx)
+	if trainable == 0 {
+		t.Fatal("no trainable parameters")
+	}
+	before := snapshot(ctx)
+	tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 3, LR: 1e-2, NoProgress: true,
+		LRMultiplier: tuners.LRMultiplier(tn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adapted := logits(t, ctx, m)
+	if d := maxAbsDiff(base, adapted); d <= 1e-3 {
+		t.Fatalf("training moved the logits by only %g (<= 1e-3): the checks below would pass trivially", d)
+	}
+	after := snapshot(ctx)
+	for v := range ctx.IterVariables() {
+		key := v.ScopeAndName()
+		old, existed := before[key]
+		if existed && !v.Trainable && !bytes.Equal(old, after[key]) && !isTrainerState(key) {
+			t.Fatalf("frozen variable %s changed during training", key)
+		}
+	}
+	mg, isMerger := tuners.AsMerger(tn)
+	switch {
+	case row.noMerge == "" && !isMerger:
+		t.Fatal("the row expects a Merger; the tuner has none (set noMerge with the reason)")
+	case row.noMerge != "" && isMerger:
+		t.Fatalf("the row says no merge (%s) but the tuner is a Merger", row.noMerge)
+	case isMerger:
+		checkMerge(t, ctx, m, mg, adapted)
+	default:
+		t.Logf("merge: not applicable: %s", row.noMerge)
+	}
+	checkSaveLoad(t, tn, ctx, adapted, load)
 }
 
 // isTrainerState: the RNG advances during training; it is not a weight.
@@ -285,14 +385,13 @@ func checkMerge(t *testing.T, ctx *context.Context, m *models.Model, mg tuners.M
 	}
 }
 
-func checkSaveLoad(t *testing.T, tn tuners.Tuner, ctx *context.Context, adapted []float32) {
+func checkSaveLoad(t *testing.T, tn tuners.Tuner, ctx *context.Context, adapted []float32, load baseLoader) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := tuners.SaveAdapter(dir, ctx, tn, "stories260K"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, fresh := loadBase(t)
-	m2 := models.New(cfg)
+	fresh, m2 := load(t)
 	if _, err := tuners.LoadAdapter(dir, fresh, m2); err != nil {
 		t.Fatal(err)
 	}
