@@ -32,9 +32,14 @@ func Perplexity(backend backends.Backend, ctx *context.Context, model *models.Mo
 			err = errors.Errorf("perplexity: %v", r)
 		}
 	}()
-	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, tokens, targets, positions, segments, weights *Node) []*Node {
-		logits := model.Logits(ctx, models.Inputs{Tokens: tokens, Positions: positions, Segments: segments}) // [B, S, V]
-		sum, count := train.TokenLoss(logits, targets, weights)
+	// Inputs: tokens, targets, positions, segments, weights [B, S] (+ images [B, K, C, H, W]).
+	exec, err := context.NewExec(backend, ctx, func(ctx *context.Context, in []*Node) []*Node {
+		var images *Node
+		if len(in) > 5 {
+			images = in[5]
+		}
+		logits := model.Logits(ctx, models.Inputs{Tokens: in[0], Positions: in[2], Segments: in[3], Images: images}) // [B, S, V]
+		sum, count := train.TokenLoss(logits, in[1], in[4])
 		return []*Node{sum, count}
 	})
 	if err != nil {
@@ -52,10 +57,14 @@ func Perplexity(backend backends.Backend, ctx *context.Context, model *models.Mo
 				w[j] = 1
 			}
 		}
-		out, err := exec.Exec(
+		args := []any{
 			tensors.FromFlatDataAndDimensions(b.Tokens, b.B, b.S), tensors.FromFlatDataAndDimensions(b.Targets, b.B, b.S),
 			tensors.FromFlatDataAndDimensions(b.Positions, b.B, b.S), tensors.FromFlatDataAndDimensions(b.Segments, b.B, b.S),
-			tensors.FromFlatDataAndDimensions(w, b.B, b.S))
+			tensors.FromFlatDataAndDimensions(w, b.B, b.S)}
+		if ib := b.Images; ib != nil {
+			args = append(args, tensors.FromFlatDataAndDimensions(ib.Pixels, b.B, ib.K, ib.C, ib.H, ib.W))
+		}
+		out, err := exec.Exec(args...)
 		if err != nil {
 			return res, errors.Wrapf(err, "perplexity: batch %d", i)
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/goswift/goswift/internal/atomicfile"
 	"github.com/goswift/goswift/swift"
 	"github.com/goswift/goswift/swift/data"
-	"github.com/goswift/goswift/swift/data/templates"
 	"github.com/goswift/goswift/swift/eval"
 )
 
@@ -32,7 +31,7 @@ func (a *evalArgs) flags(fs *flag.FlagSet) {
 	fs.StringVar(&a.tokenizer, "tokenizer", "", "tokenizer `file` (default: found beside the model)")
 	fs.StringVar(&a.device, "device", "auto", "auto, cpu or cuda")
 	fs.StringVar(&a.adapter, "adapter", "", "adapter `dir` saved by training")
-	fs.StringVar(&a.task, "task", "", "ppl (perplexity of the assistant turns), gsm8k (final-number accuracy) or toolcall (Act.EM, Call.EM, argument F1, hallucination)")
+	fs.StringVar(&a.task, "task", "", "ppl (perplexity of the assistant turns), gsm8k (final-number accuracy), toolcall (Act.EM, Call.EM, argument F1, hallucination) or vqa (exact-match answers about each record's images: a vision-language model)")
 	fs.StringVar(&a.dataset, "dataset", "", "evaluation `files`, comma-separated (toolcall: BFCL questions with the answer file beside them, or records with \"expected\")")
 	fs.StringVar(&a.output, "output", "", "write the result as JSON to this `file`")
 	a.chatArgs.flags(fs)
@@ -63,8 +62,8 @@ func (a *evalArgs) Run(stdout, stderr io.Writer) error {
 		return errors.New("goswift eval: --model is required")
 	case a.dataset == "":
 		return errors.New("goswift eval: --dataset is required")
-	case a.task != "ppl" && a.task != "gsm8k" && a.task != "toolcall":
-		return errors.Errorf("goswift eval: --task must be ppl, gsm8k or toolcall, got %q", a.task)
+	case a.task != "ppl" && a.task != "gsm8k" && a.task != "toolcall" && a.task != "vqa":
+		return errors.Errorf("goswift eval: --task must be ppl, gsm8k, toolcall or vqa, got %q", a.task)
 	case a.batchSize <= 0 || a.maxNew <= 0 || a.maxLength < 2:
 		return errors.New("goswift eval: --batch-size, --max-new and --max-length must be positive")
 	}
@@ -91,11 +90,15 @@ func (a *evalArgs) Run(stdout, stderr io.Writer) error {
 	res := evalResult{Task: a.task, Model: a.model, Adapter: a.adapter, Dataset: a.dataset, Template: tmpl.Name(),
 		Items: len(samples), Time: time.Now().UTC()}
 	start := time.Now()
+	opts.Image = m.ImageTokens()
 	chat := &eval.Chat{Gen: m.Generator(), Tokenizer: m.Tokenizer, Template: tmpl, Options: opts,
 		BatchSize: a.batchSize, MaxNewTokens: a.maxNew}
+	if m.VLM != nil {
+		chat.Images = m.LoadImages
+	}
 	switch a.task {
 	case "ppl":
-		exs, err := templates.EncodeSamples(tmpl, m.Tokenizer, samples, opts)
+		exs, err := m.EncodeSamples(tmpl, m.Tokenizer, samples, opts)
 		if err != nil {
 			return errors.WithMessage(err, "goswift eval: --dataset")
 		}
@@ -124,6 +127,19 @@ func (a *evalArgs) Run(stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "[%s] %q -> %q (reference %s)\n", it.ID, it.Output, it.Extracted, it.Reference)
 		}
 		fmt.Fprintf(stdout, "gsm8k accuracy %.2f%% on %d items (%.0f%% without a number)\n", 100*r.Accuracy, r.Items, 100*r.NoNumber)
+	case "vqa":
+		if m.VLM == nil {
+			return errors.Errorf("goswift eval: --task vqa needs a vision-language model; %s is a text model", a.model)
+		}
+		r, items, err := chat.VQA(samples)
+		if err != nil {
+			return err
+		}
+		res.Metrics, res.Details = r, items
+		for i := 0; i < min(a.show, len(items)); i++ {
+			fmt.Fprintf(stdout, "[%s] %q (reference %q) correct=%v\n", items[i].Source, items[i].Output, items[i].Reference, items[i].Correct)
+		}
+		fmt.Fprintln(stdout, r)
 	case "toolcall":
 		r, items, err := chat.ToolCalls(samples)
 		if err != nil {

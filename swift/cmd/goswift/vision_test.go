@@ -85,6 +85,15 @@ func TestVisionSFTAndInfer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	out = runVerb(t, "eval", "--device", "cpu", "--model", saved, "--task", "vqa", "--dataset", heldPath, "--template", "compact",
+		"--max-new", "8", "--output", filepath.Join(dir, "vqa.json"))
+	if !strings.Contains(out, "VQA exact match: ") || !strings.Contains(out, "/16 = ") {
+		t.Fatalf("eval --task vqa printed:\n%s", out)
+	}
+	out = runVerb(t, "eval", "--device", "cpu", "--model", saved, "--task", "ppl", "--dataset", heldPath, "--template", "compact")
+	if !strings.Contains(out, "perplexity ") {
+		t.Fatalf("eval --task ppl on images printed:\n%s", out)
+	}
 	img := filepath.Join(dir, "img-held", "00064.png")
 	out = runVerb(t, "infer", "--device", "cpu", "--model", saved, "--image", img, "--prompt", images.VQAQuestion, "--max-new", "8")
 	if strings.TrimSpace(out) == "" {
