@@ -1,11 +1,18 @@
 package swift
 
 import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
 
 	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/data/images"
 	"github.com/goswift/goswift/swift/data/templates"
+	"github.com/goswift/goswift/swift/infer"
+	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/models/vlm"
 	"github.com/goswift/goswift/swift/tokenizers"
 	"github.com/goswift/goswift/swift/weights"
@@ -27,7 +34,9 @@ func (m *Model) loadVLM(path string, opts LoadOptions) error {
 // v and a projector to the model's hidden size, freshly initialised from seed (LLaVA's recipe
 // starts from a pretrained tower; none can be had offline, so GoSwift trains it from scratch).
 // imageTokenID is the placeholder id in the text vocabulary; mean and std normalise the pixels
-// (nil: 0.5 for each channel).
+// (nil: 0.5 for each channel). A llama2.c model (interleaved RoPE) is first turned into the
+// Hugging Face rotate-half layout, which computes the same function, so what is trained and saved
+// afterwards is a plain LLaVA checkpoint.
 func (m *Model) AddVision(v vlm.VisionConfig, imageTokenID int, mean, std []float32, seed uint64) error {
 	if m.VLM != nil {
 		return errors.New("AddVision: the model already has a vision tower")
@@ -51,11 +60,15 @@ func (m *Model) AddVision(v vlm.VisionConfig, imageTokenID int, mean, std []floa
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := toHalfRoPE(m.Ctx, m.Config); err != nil {
+		return errors.WithMessage(err, "AddVision")
+	}
 	if err := vlm.InitVision(m.Ctx, cfg, seed); err != nil {
 		return err
 	}
 	m.VLM = cfg
 	m.Arch.Vision = &vlm.Tower{Config: cfg}
+	m.gen = infer.NewGenerator(m.Backend, m.Ctx, m.Arch) // graphs compiled before are stale
 	return nil
 }
 
@@ -150,4 +163,49 @@ func (m *Model) ImageBatch(samples []data.Sample) (*data.ImageBatch, error) {
 		per[i] = ims
 	}
 	return data.StackImages(per)
+}
+
+// toHalfRoPE turns a model built for interleaved RoPE (llama2.c) into the Hugging Face
+// rotate-half layout in place: q/k projection rows permuted, cfg.RoPE set to RoPEHalf. The model
+// computes exactly the same function; adapters trained afterwards (and the LLaVA checkpoint
+// Save writes) are then in the layout every Hugging Face loader expects.
+func toHalfRoPE(ctx *context.Context, cfg *models.Config) error {
+	if cfg.RoPE != models.RoPEInterleaved {
+		return nil
+	}
+	for i := range cfg.NumLayers {
+		for _, proj := range []string{"q_proj", "k_proj"} {
+			heads := cfg.NumHeads
+			if proj == "k_proj" {
+				heads = cfg.NumKVHeads
+			}
+			for _, name := range []string{"weight", "bias"} {
+				scope := models.PathToScope(fmt.Sprintf("model.layers.%d.self_attn.%s", i, proj))
+				v := ctx.GetVariableByScopeAndName(scope, name)
+				if v == nil {
+					continue
+				}
+				if v.DType() != dtypes.Float32 {
+					return errors.Errorf("%s is %s: converting the RoPE layout needs float32 weights", v.ScopeAndName(), v.DType())
+				}
+				dims := v.Shape().Dimensions
+				cols := 1
+				if len(dims) == 2 {
+					cols = dims[1]
+				}
+				data, err := models.VariableFloat32(v)
+				if err != nil {
+					return err
+				}
+				if data, err = weights.PermuteRotaryInterleavedToHalf(data, heads, cols); err != nil {
+					return errors.WithMessagef(err, "%s", v.ScopeAndName())
+				}
+				if err := v.SetValue(tensors.FromFlatDataAndDimensions(data, dims...)); err != nil {
+					return errors.Wrapf(err, "%s", v.ScopeAndName())
+				}
+			}
+		}
+	}
+	cfg.RoPE = models.RoPEHalf
+	return nil
 }

@@ -1,7 +1,9 @@
 package swift_test
 
 import (
+	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +18,13 @@ import (
 	"github.com/goswift/goswift/swift/data/images"
 	"github.com/goswift/goswift/swift/data/templates"
 	"github.com/goswift/goswift/swift/eval"
+	"github.com/goswift/goswift/swift/infer"
+	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/models/vlm"
 	"github.com/goswift/goswift/swift/train"
+	"github.com/goswift/goswift/swift/tuners"
 	"github.com/goswift/goswift/swift/tuners/lora"
+	"github.com/goswift/goswift/swift/weights"
 )
 
 // fashionVQA writes Fashion-MNIST VQA sets (train images from the train split, held-out ones
@@ -256,5 +262,117 @@ func TestVLMFreezeSwitches(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// firstLogits generates one token for each sample's prompt and returns the logits that chose it.
+func firstLogits(tb testing.TB, m *swift.Model, samples []data.Sample) [][]float32 {
+	tb.Helper()
+	var prompts [][]int
+	for _, s := range samples {
+		ids, err := templates.EncodePrompt(templates.CompactTools, m.Tokenizer, s, templates.Options{Image: m.ImageTokens()})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		prompts = append(prompts, ids)
+	}
+	ib, err := m.ImageBatch(samples)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := m.Generator().Generate(prompts, infer.Options{MaxNewTokens: 1, RecordLogits: true, Images: ib})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make([][]float32, len(res))
+	for i, r := range res {
+		out[i] = r.Logits[0]
+	}
+	return out
+}
+
+func maxDiff(a, b [][]float32) float64 {
+	d := 0.0
+	for i := range a {
+		for j := range a[i] {
+			d = max(d, math.Abs(float64(a[i][j]-b[i][j])))
+		}
+	}
+	return d
+}
+
+// TestAddVisionKeepsTheTextModel: adding a vision tower to stories260K converts its RoPE layout
+// to Hugging Face's; text-only generation is unchanged (logits within 1e-4).
+func TestAddVisionKeepsTheTextModel(t *testing.T) {
+	m, err := swift.Load(fixtures.Path(t, "models/stories260K/stories260K.bin"), swift.LoadOptions{Device: "cpu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := []data.Sample{{Messages: []data.Message{{Role: data.RoleUser, Content: "Once upon a time there was a cat."}}}}
+	before := firstLogits(t, m, text)
+	if err := m.AddVision(tinyVision, imageTokenID, nil, nil, 1); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.RoPE != models.RoPEHalf {
+		t.Fatalf("RoPE layout %v after AddVision, want the HF rotate-half layout", m.Config.RoPE)
+	}
+	if d := maxDiff(before, firstLogits(t, m, text)); d > 1e-4 {
+		t.Fatalf("text logits changed by %g after AddVision", d)
+	}
+	if err := m.AddVision(tinyVision, imageTokenID, nil, nil, 1); err == nil {
+		t.Fatal("a second AddVision was accepted")
+	}
+}
+
+// TestVLMSaveLoadWithAdapter: a VLM trained a few steps (LoRA on the blocks and the tied head,
+// vision tower and projector from scratch), saved as a LLaVA checkpoint plus the adapter and
+// loaded back, answers with the same logits (1e-5).
+func TestVLMSaveLoadWithAdapter(t *testing.T) {
+	dir := t.TempDir()
+	trainPath, testPath := fashionVQA(t, dir, 64, 4)
+	m := newFashionVLM(t)
+	tn, err := m.Attach(&lora.Config{Rank: 4, TargetModules: []string{"all-linear", "lm_head"}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (vlm.Freeze{}).Apply(m.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	exs, err := m.EncodeSamples(templates.CompactTools, m.Tokenizer, readSamples(t, trainPath), templates.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := data.NewSFTDataset(exs, exs[:8], data.SFTConfig{BatchSize: 8, MaxLength: 64, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := m.Trainer(ds, train.Config{Steps: 3, LR: 1e-2, NoProgress: true, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Run(); err != nil {
+		t.Fatal(err)
+	}
+	test := readSamples(t, testPath)
+	want := firstLogits(t, m, test)
+	saved, adapter := filepath.Join(dir, "model"), filepath.Join(dir, "adapter")
+	if err := m.SaveHF(saved, weights.F32); err != nil {
+		t.Fatal(err)
+	}
+	if err := tuners.SaveAdapter(adapter, m.Ctx, tn, "stories260K"); err != nil {
+		t.Fatal(err)
+	}
+	back, err := swift.Load(saved, swift.LoadOptions{Device: "cpu", Tokenizer: m.TokenizerPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.VLM == nil || back.Format != "hf-llava" {
+		t.Fatalf("loaded as %q without the vision config", back.Format)
+	}
+	if _, err := back.LoadAdapter(adapter); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(want, firstLogits(t, back, test)); d > 1e-5 {
+		t.Fatalf("reloaded model + adapter: logits differ by %g", d)
 	}
 }

@@ -205,13 +205,13 @@ func (a *sftArgs) Run(stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "model %s (%s) on %s\ntemplate %s; data %s: %s\n", a.Model, m.Config, m.Device.Config,
 		tmpl.Name(), a.Dataset, ds.Stats())
-	tn, res, err := runTraining(stdout, stderr, trainJob{m: m, tuner: tcfg, ds: ds, cfg: a.trainArgs.config(&a.runArgs),
+	_, res, err := runTraining(stdout, stderr, trainJob{m: m, tuner: tcfg, ds: ds, cfg: a.trainArgs.config(&a.runArgs),
 		run: &a.runArgs, args: a, attached: func() error { return a.visionArgs.freeze(stdout, m) }})
 	if err != nil {
 		return err
 	}
 	if m.VLM != nil {
-		if err := saveModel(stdout, m, tn, a.Output); err != nil {
+		if err := saveModel(stdout, m, a.Output); err != nil {
 			return err
 		}
 	}

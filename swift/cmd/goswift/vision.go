@@ -89,17 +89,12 @@ func (v *visionArgs) freeze(stdout io.Writer, m *swift.Model) error {
 	return nil
 }
 
-// saveModel writes the trained vision-language model, the tuner merged in, as a LLaVA
-// checkpoint in OUTPUT/model with the tokenizer beside it: the vision tower and projector
-// trained here are not part of the language model's adapter.
-func saveModel(stdout io.Writer, m *swift.Model, tn tuners.Tuner, output string) error {
+// saveModel writes the trained vision-language model as a LLaVA checkpoint in OUTPUT/model, with
+// the tokenizer beside it: the vision tower and projector trained here are not part of the
+// language model's adapter (OUTPUT/adapter), which stays separate (LoRA on a tied head cannot be
+// merged into a tied checkpoint).
+func saveModel(stdout io.Writer, m *swift.Model, output string) error {
 	dir := filepath.Join(output, "model")
-	if mg, ok := tuners.Unwrap(tn).(tuners.Merger); ok && !mg.Merged() {
-		if err := mg.Merge(m.Ctx); err != nil {
-			return err
-		}
-		defer mg.Unmerge(m.Ctx) //nolint:errcheck // restoring the in-memory state only
-	}
 	if err := m.SaveHF(dir, weights.F32); err != nil {
 		return err
 	}
@@ -116,6 +111,7 @@ func saveModel(stdout io.Writer, m *swift.Model, tn tuners.Tuner, output string)
 			return errors.Wrap(err, "copying the tokenizer")
 		}
 	}
-	fmt.Fprintf(stdout, "vision-language model saved in %s (goswift infer --model %s --image FILE --prompt ...)\n", dir, dir)
+	fmt.Fprintf(stdout, "vision-language model saved in %s (goswift infer --model %s --adapter %s --image FILE --prompt ...)\n",
+		dir, dir, filepath.Join(output, "adapter"))
 	return nil
 }

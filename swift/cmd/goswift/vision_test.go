@@ -85,7 +85,7 @@ func TestVisionSFTAndInfer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out = runVerb(t, "eval", "--device", "cpu", "--model", saved, "--task", "vqa", "--dataset", heldPath, "--template", "compact",
+	out = runVerb(t, "eval", "--device", "cpu", "--model", saved, "--adapter", filepath.Join(dir, "run", "adapter"), "--task", "vqa", "--dataset", heldPath, "--template", "compact",
 		"--max-new", "8", "--output", filepath.Join(dir, "vqa.json"))
 	if !strings.Contains(out, "VQA exact match: ") || !strings.Contains(out, "/16 = ") {
 		t.Fatalf("eval --task vqa printed:\n%s", out)
@@ -95,7 +95,7 @@ func TestVisionSFTAndInfer(t *testing.T) {
 		t.Fatalf("eval --task ppl on images printed:\n%s", out)
 	}
 	img := filepath.Join(dir, "img-held", "00064.png")
-	out = runVerb(t, "infer", "--device", "cpu", "--model", saved, "--image", img, "--prompt", images.VQAQuestion, "--max-new", "8")
+	out = runVerb(t, "infer", "--device", "cpu", "--model", saved, "--adapter", filepath.Join(dir, "run", "adapter"), "--image", img, "--prompt", images.VQAQuestion, "--max-new", "8")
 	if strings.TrimSpace(out) == "" {
 		t.Fatal("infer --image printed nothing")
 	}
