@@ -84,7 +84,8 @@ demo: build
 	  --adapter $(DEMO_OUT)/adapter --prompt "JULIET:" --max-new 48
 
 bench: deps bench-suite
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+	$(GO) test -run '^$$' -bench . -skip BenchmarkVLMFashionMNIST -benchtime 3x -timeout 60m ./...
+	$(GO) test -run '^$$' -bench BenchmarkVLMFashionMNIST -benchtime 1x -timeout 20m ./swift/
 	bash benchmarks/kernels/run.sh
 
 # The technique benchmark suite: the default matrix on the default backend, each run in a fresh
