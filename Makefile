@@ -112,6 +112,10 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCompact$$' -fuzztime $(FUZZTIME) ./swift/data/templates/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHermes$$' -fuzztime $(FUZZTIME) ./swift/data/templates/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReAct$$' -fuzztime $(FUZZTIME) ./swift/data/templates/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadIDXImages$$' -fuzztime $(FUZZTIME) ./swift/data/images/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadIDXLabels$$' -fuzztime $(FUZZTIME) ./swift/data/images/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./swift/data/images/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./swift/models/vlm/
 
 # Regenerates swift/tokenizers/testdata/gpt2_golden.json with the JS encoder (commit the result).
 gpt2-golden: deps
