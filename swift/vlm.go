@@ -1,11 +1,6 @@
 package swift
 
 import (
-	"fmt"
-
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
 
 	"github.com/goswift/goswift/swift/data"
@@ -44,23 +39,11 @@ func (m *Model) AddVision(v vlm.VisionConfig, imageTokenID int, mean, std []floa
 	if len(m.tuners) > 0 {
 		return errors.New("AddVision: attach tuners after adding the vision tower")
 	}
-	if v.NumChannels == 0 {
-		v.NumChannels = 3
-	}
-	if v.LayerNormEps == 0 {
-		v.LayerNormEps = 1e-6
-	}
-	if mean == nil {
-		mean = filled(v.NumChannels, 0.5)
-	}
-	if std == nil {
-		std = filled(v.NumChannels, 0.5)
-	}
-	cfg := &vlm.Config{Vision: v, Text: m.Config, ImageTokenID: imageTokenID, ImageMean: mean, ImageStd: std}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := vlm.NewConfig(v, m.Config, imageTokenID, mean, std)
+	if err != nil {
 		return err
 	}
-	if err := toHalfRoPE(m.Ctx, m.Config); err != nil {
+	if err := models.ToHalfRoPE(m.Ctx, m.Config); err != nil {
 		return errors.WithMessage(err, "AddVision")
 	}
 	if err := vlm.InitVision(m.Ctx, cfg, seed); err != nil {
@@ -70,14 +53,6 @@ func (m *Model) AddVision(v vlm.VisionConfig, imageTokenID int, mean, std []floa
 	m.Arch.Vision = &vlm.Tower{Config: cfg}
 	m.gen = infer.NewGenerator(m.Backend, m.Ctx, m.Arch) // graphs compiled before are stale
 	return nil
-}
-
-func filled(n int, x float32) []float32 {
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = x
-	}
-	return out
 }
 
 // ImageSpec says how images are prepared for the model's vision tower.
@@ -163,49 +138,4 @@ func (m *Model) ImageBatch(samples []data.Sample) (*data.ImageBatch, error) {
 		per[i] = ims
 	}
 	return data.StackImages(per)
-}
-
-// toHalfRoPE turns a model built for interleaved RoPE (llama2.c) into the Hugging Face
-// rotate-half layout in place: q/k projection rows permuted, cfg.RoPE set to RoPEHalf. The model
-// computes exactly the same function; adapters trained afterwards (and the LLaVA checkpoint
-// Save writes) are then in the layout every Hugging Face loader expects.
-func toHalfRoPE(ctx *context.Context, cfg *models.Config) error {
-	if cfg.RoPE != models.RoPEInterleaved {
-		return nil
-	}
-	for i := range cfg.NumLayers {
-		for _, proj := range []string{"q_proj", "k_proj"} {
-			heads := cfg.NumHeads
-			if proj == "k_proj" {
-				heads = cfg.NumKVHeads
-			}
-			for _, name := range []string{"weight", "bias"} {
-				scope := models.PathToScope(fmt.Sprintf("model.layers.%d.self_attn.%s", i, proj))
-				v := ctx.GetVariableByScopeAndName(scope, name)
-				if v == nil {
-					continue
-				}
-				if v.DType() != dtypes.Float32 {
-					return errors.Errorf("%s is %s: converting the RoPE layout needs float32 weights", v.ScopeAndName(), v.DType())
-				}
-				dims := v.Shape().Dimensions
-				cols := 1
-				if len(dims) == 2 {
-					cols = dims[1]
-				}
-				data, err := models.VariableFloat32(v)
-				if err != nil {
-					return err
-				}
-				if data, err = weights.PermuteRotaryInterleavedToHalf(data, heads, cols); err != nil {
-					return errors.WithMessagef(err, "%s", v.ScopeAndName())
-				}
-				if err := v.SetValue(tensors.FromFlatDataAndDimensions(data, dims...)); err != nil {
-					return errors.Wrapf(err, "%s", v.ScopeAndName())
-				}
-			}
-		}
-	}
-	cfg.RoPE = models.RoPEHalf
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +141,11 @@ func trainFashionVLM(tb testing.TB, steps int) fashionRun {
 // vlmSteps is the training length of the Fashion-MNIST test (GOSWIFT_VLM_STEPS overrides it).
 func vlmSteps(tb testing.TB) int {
 	if s := os.Getenv("GOSWIFT_VLM_STEPS"); s != "" {
-		return atoi(tb, s)
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			tb.Fatalf("GOSWIFT_VLM_STEPS=%q is not a positive number", s)
+		}
+		return n
 	}
 	return 250
 }
@@ -172,17 +177,6 @@ func BenchmarkVLMFashionMNIST(b *testing.B) {
 		b.ReportMetric(run.res.FinalEvalLoss, "eval-loss")
 		b.ReportMetric(100*run.report.Accuracy, "vqa-%")
 	}
-}
-
-func atoi(tb testing.TB, s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			tb.Fatalf("not a number: %q", s)
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // snapshot copies every float32 variable's value by scope+name.

@@ -10,7 +10,7 @@ import (
 	"github.com/pkg/errors"
 )
 
-//go:generate go run ./internal/genops gen_ops.go
+//go:generate go run ./internal/genops .
 
 // Name is the name the backend is registered under: GOMLX_BACKEND="goswift[:config]".
 const Name = "goswift"

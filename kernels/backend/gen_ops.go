@@ -10,30 +10,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
 
-// Abs records backends.StandardOps.Abs.
-func (b *Builder) Abs(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Abs", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Abs(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Add records backends.StandardOps.Add.
-func (b *Builder) Add(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Add", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Add(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // AllReduce records backends.CollectiveOps.AllReduce.
 func (b *Builder) AllReduce(a0 []backends.Op, a1 backends.ReduceOpType, a2 [][]int) ([]backends.Op, error) {
 	n0 := len(a0)
@@ -92,70 +68,10 @@ func (b *Builder) BatchNormGradient(a0 backends.Op, a1 backends.Op, a2 backends.
 	return outs[0], outs[1], outs[2], nil
 }
 
-// BitCount records backends.StandardOps.BitCount.
-func (b *Builder) BitCount(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("BitCount", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.BitCount(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // Bitcast records backends.StandardOps.Bitcast.
 func (b *Builder) Bitcast(a0 backends.Op, a1 dtypes.DType) (backends.Op, error) {
 	outs, err := b.record("Bitcast", []backends.Op{a0}, []any{a1}, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 		o0, err := sb.Bitcast(in[0], a1)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// BitwiseAnd records backends.StandardOps.BitwiseAnd.
-func (b *Builder) BitwiseAnd(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("BitwiseAnd", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.BitwiseAnd(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// BitwiseNot records backends.StandardOps.BitwiseNot.
-func (b *Builder) BitwiseNot(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("BitwiseNot", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.BitwiseNot(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// BitwiseOr records backends.StandardOps.BitwiseOr.
-func (b *Builder) BitwiseOr(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("BitwiseOr", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.BitwiseOr(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// BitwiseXor records backends.StandardOps.BitwiseXor.
-func (b *Builder) BitwiseXor(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("BitwiseXor", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.BitwiseXor(in[0], in[1])
 		return []backends.Op{o0}, err
 	})
 	if err != nil {
@@ -178,46 +94,10 @@ func (b *Builder) BroadcastInDim(a0 backends.Op, a1 shapes.Shape, a2 []int) (bac
 	return outs[0], nil
 }
 
-// Ceil records backends.StandardOps.Ceil.
-func (b *Builder) Ceil(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Ceil", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Ceil(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // Clamp records backends.StandardOps.Clamp.
 func (b *Builder) Clamp(a0 backends.Op, a1 backends.Op, a2 backends.Op) (backends.Op, error) {
 	outs, err := b.record("Clamp", []backends.Op{a0, a1, a2}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 		o0, err := sb.Clamp(in[0], in[1], in[2])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Clz records backends.StandardOps.Clz.
-func (b *Builder) Clz(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Clz", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Clz(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Complex records backends.StandardOps.Complex.
-func (b *Builder) Complex(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Complex", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Complex(in[0], in[1])
 		return []backends.Op{o0}, err
 	})
 	if err != nil {
@@ -231,18 +111,6 @@ func (b *Builder) Concatenate(a0 int, a1 ...backends.Op) (backends.Op, error) {
 	n1 := len(a1)
 	outs, err := b.record("Concatenate", slices.Clone(a1), []any{a0}, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 		o0, err := sb.Concatenate(a0, in[0:n1]...)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Conj records backends.StandardOps.Conj.
-func (b *Builder) Conj(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Conj", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Conj(in[0])
 		return []backends.Op{o0}, err
 	})
 	if err != nil {
@@ -272,30 +140,6 @@ func (b *Builder) ConvGeneral(a0 backends.Op, a1 backends.Op, a2 backends.Convol
 func (b *Builder) ConvertDType(a0 backends.Op, a1 dtypes.DType) (backends.Op, error) {
 	outs, err := b.record("ConvertDType", []backends.Op{a0}, []any{a1}, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 		o0, err := sb.ConvertDType(in[0], a1)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Cos records backends.StandardOps.Cos.
-func (b *Builder) Cos(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Cos", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Cos(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Div records backends.StandardOps.Div.
-func (b *Builder) Div(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Div", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Div(in[0], in[1])
 		return []backends.Op{o0}, err
 	})
 	if err != nil {
@@ -347,83 +191,11 @@ func (b *Builder) DynamicUpdateSlice(a0 backends.Op, a1 backends.Op, a2 []backen
 	return outs[0], nil
 }
 
-// Equal records backends.StandardOps.Equal.
-func (b *Builder) Equal(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Equal", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Equal(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// EqualTotalOrder records backends.StandardOps.EqualTotalOrder.
-func (b *Builder) EqualTotalOrder(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("EqualTotalOrder", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.EqualTotalOrder(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Erf records backends.StandardOps.Erf.
-func (b *Builder) Erf(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Erf", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Erf(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Exp records backends.StandardOps.Exp.
-func (b *Builder) Exp(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Exp", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Exp(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Expm1 records backends.StandardOps.Expm1.
-func (b *Builder) Expm1(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Expm1", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Expm1(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // FFT records backends.StandardOps.FFT.
 func (b *Builder) FFT(a0 backends.Op, a1 backends.FFTType, a2 []int) (backends.Op, error) {
 	a2 = cloneArg(a2)
 	outs, err := b.record("FFT", []backends.Op{a0}, []any{a1, a2}, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 		o0, err := sb.FFT(in[0], a1, cloneArg(a2))
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Floor records backends.StandardOps.Floor.
-func (b *Builder) Floor(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Floor", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Floor(in[0])
 		return []backends.Op{o0}, err
 	})
 	if err != nil {
@@ -448,311 +220,11 @@ func (b *Builder) Gather(a0 backends.Op, a1 backends.Op, a2 int, a3 []int, a4 []
 	return outs[0], nil
 }
 
-// GreaterOrEqual records backends.StandardOps.GreaterOrEqual.
-func (b *Builder) GreaterOrEqual(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("GreaterOrEqual", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.GreaterOrEqual(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// GreaterOrEqualTotalOrder records backends.StandardOps.GreaterOrEqualTotalOrder.
-func (b *Builder) GreaterOrEqualTotalOrder(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("GreaterOrEqualTotalOrder", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.GreaterOrEqualTotalOrder(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// GreaterThan records backends.StandardOps.GreaterThan.
-func (b *Builder) GreaterThan(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("GreaterThan", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.GreaterThan(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// GreaterThanTotalOrder records backends.StandardOps.GreaterThanTotalOrder.
-func (b *Builder) GreaterThanTotalOrder(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("GreaterThanTotalOrder", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.GreaterThanTotalOrder(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Identity records backends.StandardOps.Identity.
-func (b *Builder) Identity(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Identity", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Identity(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Imag records backends.StandardOps.Imag.
-func (b *Builder) Imag(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Imag", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Imag(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // Iota records backends.StandardOps.Iota.
 func (b *Builder) Iota(a0 shapes.Shape, a1 int) (backends.Op, error) {
 	a0 = cloneArg(a0)
 	outs, err := b.record("Iota", nil, []any{a0, a1}, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 		o0, err := sb.Iota(cloneArg(a0), a1)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// IsFinite records backends.StandardOps.IsFinite.
-func (b *Builder) IsFinite(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("IsFinite", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.IsFinite(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// IsNaN records backends.StandardOps.IsNaN.
-func (b *Builder) IsNaN(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("IsNaN", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.IsNaN(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// LessOrEqual records backends.StandardOps.LessOrEqual.
-func (b *Builder) LessOrEqual(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("LessOrEqual", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.LessOrEqual(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// LessOrEqualTotalOrder records backends.StandardOps.LessOrEqualTotalOrder.
-func (b *Builder) LessOrEqualTotalOrder(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("LessOrEqualTotalOrder", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.LessOrEqualTotalOrder(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// LessThan records backends.StandardOps.LessThan.
-func (b *Builder) LessThan(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("LessThan", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.LessThan(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// LessThanTotalOrder records backends.StandardOps.LessThanTotalOrder.
-func (b *Builder) LessThanTotalOrder(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("LessThanTotalOrder", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.LessThanTotalOrder(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Log records backends.StandardOps.Log.
-func (b *Builder) Log(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Log", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Log(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Log1p records backends.StandardOps.Log1p.
-func (b *Builder) Log1p(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Log1p", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Log1p(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// LogicalAnd records backends.StandardOps.LogicalAnd.
-func (b *Builder) LogicalAnd(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("LogicalAnd", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.LogicalAnd(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// LogicalNot records backends.StandardOps.LogicalNot.
-func (b *Builder) LogicalNot(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("LogicalNot", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.LogicalNot(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// LogicalOr records backends.StandardOps.LogicalOr.
-func (b *Builder) LogicalOr(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("LogicalOr", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.LogicalOr(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// LogicalXor records backends.StandardOps.LogicalXor.
-func (b *Builder) LogicalXor(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("LogicalXor", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.LogicalXor(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Logistic records backends.StandardOps.Logistic.
-func (b *Builder) Logistic(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Logistic", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Logistic(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Max records backends.StandardOps.Max.
-func (b *Builder) Max(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Max", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Max(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Min records backends.StandardOps.Min.
-func (b *Builder) Min(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Min", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Min(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Mul records backends.StandardOps.Mul.
-func (b *Builder) Mul(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Mul", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Mul(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Neg records backends.StandardOps.Neg.
-func (b *Builder) Neg(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Neg", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Neg(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// NotEqual records backends.StandardOps.NotEqual.
-func (b *Builder) NotEqual(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("NotEqual", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.NotEqual(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// NotEqualTotalOrder records backends.StandardOps.NotEqualTotalOrder.
-func (b *Builder) NotEqualTotalOrder(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("NotEqualTotalOrder", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.NotEqualTotalOrder(in[0], in[1])
 		return []backends.Op{o0}, err
 	})
 	if err != nil {
@@ -774,18 +246,6 @@ func (b *Builder) Pad(a0 backends.Op, a1 backends.Op, a2 ...backends.PadAxis) (b
 	return outs[0], nil
 }
 
-// Pow records backends.StandardOps.Pow.
-func (b *Builder) Pow(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Pow", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Pow(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // RNGBitGenerator records backends.StandardOps.RNGBitGenerator.
 func (b *Builder) RNGBitGenerator(a0 backends.Op, a1 shapes.Shape) (backends.Op, backends.Op, error) {
 	a1 = cloneArg(a1)
@@ -797,18 +257,6 @@ func (b *Builder) RNGBitGenerator(a0 backends.Op, a1 shapes.Shape) (backends.Op,
 		return nil, nil, err
 	}
 	return outs[0], outs[1], nil
-}
-
-// Real records backends.StandardOps.Real.
-func (b *Builder) Real(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Real", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Real(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
 }
 
 // ReduceBitwiseAnd records backends.StandardOps.ReduceBitwiseAnd.
@@ -958,18 +406,6 @@ func (b *Builder) ReduceWindow(a0 backends.Op, a1 backends.ReduceOpType, a2 []in
 	return outs[0], nil
 }
 
-// Rem records backends.StandardOps.Rem.
-func (b *Builder) Rem(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Rem", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Rem(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // Reshape records backends.StandardOps.Reshape.
 func (b *Builder) Reshape(a0 backends.Op, a1 ...int) (backends.Op, error) {
 	a1 = cloneArg(a1)
@@ -988,30 +424,6 @@ func (b *Builder) Reverse(a0 backends.Op, a1 ...int) (backends.Op, error) {
 	a1 = cloneArg(a1)
 	outs, err := b.record("Reverse", []backends.Op{a0}, []any{a1}, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 		o0, err := sb.Reverse(in[0], cloneArg(a1)...)
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Round records backends.StandardOps.Round.
-func (b *Builder) Round(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Round", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Round(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Rsqrt records backends.StandardOps.Rsqrt.
-func (b *Builder) Rsqrt(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Rsqrt", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Rsqrt(in[0])
 		return []backends.Op{o0}, err
 	})
 	if err != nil {
@@ -1095,66 +507,6 @@ func (b *Builder) SelectAndScatterMin(a0 backends.Op, a1 backends.Op, a2 []int, 
 	return outs[0], nil
 }
 
-// ShiftLeft records backends.StandardOps.ShiftLeft.
-func (b *Builder) ShiftLeft(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("ShiftLeft", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.ShiftLeft(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// ShiftRightArithmetic records backends.StandardOps.ShiftRightArithmetic.
-func (b *Builder) ShiftRightArithmetic(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("ShiftRightArithmetic", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.ShiftRightArithmetic(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// ShiftRightLogical records backends.StandardOps.ShiftRightLogical.
-func (b *Builder) ShiftRightLogical(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("ShiftRightLogical", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.ShiftRightLogical(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Sign records backends.StandardOps.Sign.
-func (b *Builder) Sign(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Sign", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Sign(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Sin records backends.StandardOps.Sin.
-func (b *Builder) Sin(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Sin", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Sin(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
 // Slice records backends.StandardOps.Slice.
 func (b *Builder) Slice(a0 backends.Op, a1 []int, a2 []int, a3 []int) (backends.Op, error) {
 	a1 = cloneArg(a1)
@@ -1162,42 +514,6 @@ func (b *Builder) Slice(a0 backends.Op, a1 []int, a2 []int, a3 []int) (backends.
 	a3 = cloneArg(a3)
 	outs, err := b.record("Slice", []backends.Op{a0}, []any{a1, a2, a3}, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
 		o0, err := sb.Slice(in[0], cloneArg(a1), cloneArg(a2), cloneArg(a3))
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Sqrt records backends.StandardOps.Sqrt.
-func (b *Builder) Sqrt(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Sqrt", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Sqrt(in[0])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Sub records backends.StandardOps.Sub.
-func (b *Builder) Sub(a0 backends.Op, a1 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Sub", []backends.Op{a0, a1}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Sub(in[0], in[1])
-		return []backends.Op{o0}, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outs[0], nil
-}
-
-// Tanh records backends.StandardOps.Tanh.
-func (b *Builder) Tanh(a0 backends.Op) (backends.Op, error) {
-	outs, err := b.record("Tanh", []backends.Op{a0}, nil, func(sb backends.Builder, in []backends.Op) ([]backends.Op, error) {
-		o0, err := sb.Tanh(in[0])
 		return []backends.Op{o0}, err
 	})
 	if err != nil {

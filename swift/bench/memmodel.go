@@ -95,7 +95,7 @@ var memoryModels = map[string]MemoryModel{
 		// DoRA − LoRA training heap on stories15M 4×128 (24 targets of [512, 288]): 21 MB in the
 		// calibration run, 31 MB in the default suite, against 71 MB for the graph count of 5.
 		DoRAOutTensors: 2,
-		Source: "goswift:parallelism=-1 (kernels/backend, fused cross-entropy), the 36 runs of `goswift bench --calibrate` on 2026-11-28 (worst fit 13.5%)"},
+		Source:         "goswift:parallelism=-1 (kernels/backend, fused cross-entropy), the 36 runs of `goswift bench --calibrate` on 2026-11-28 (worst fit 13.5%)"},
 }
 
 // backendID is the short name of a backend config: "goswift:parallelism=-1" -> "goswift".

@@ -68,10 +68,8 @@ func (b *Batch) Validate(vocab int) error {
 			return errors.Errorf("batch: target id %d at %s outside the vocabulary [0, %d)", b.Targets[i], b.at(i), vocab)
 		}
 	}
-	if ib := b.Images; ib != nil {
-		if ib.K <= 0 || ib.C <= 0 || ib.H <= 0 || ib.W <= 0 || len(ib.Pixels) != b.B*ib.K*ib.C*ib.H*ib.W {
-			return errors.Errorf("batch: images [%d, %d, %d, %d, %d] hold %d values", b.B, ib.K, ib.C, ib.H, ib.W, len(ib.Pixels))
-		}
+	if b.Images != nil {
+		return errors.WithMessage(b.Images.Check(b.B), "batch")
 	}
 	return nil
 }

@@ -86,8 +86,8 @@ func parseImages(rec map[string]json.RawMessage, s *Sample) error {
 }
 
 // imageBatch stacks the images of packed rows (in row order) into an ImageBatch, nil when none
-// has images; NewSFTDataset checked they share one shape.
-func imageBatch(rows []row, exs []Example) *ImageBatch {
+// has images (NewSFTDataset checked they share one shape).
+func imageBatch(rows []row, exs []Example) (*ImageBatch, error) {
 	per := make([][]Image, len(rows))
 	for r, rw := range rows {
 		for _, ex := range rw {
@@ -95,10 +95,7 @@ func imageBatch(rows []row, exs []Example) *ImageBatch {
 		}
 	}
 	ib, err := StackImages(per)
-	if err != nil {
-		panic(err) // unreachable: prepare checked every image's shape
-	}
-	return ib
+	return ib, errors.WithMessage(err, "sft dataset")
 }
 
 // StackImages stacks per-row image lists into one [B, K, C, H, W] batch, K the longest list
@@ -129,4 +126,12 @@ func StackImages(rows [][]Image) (*ImageBatch, error) {
 		}
 	}
 	return ib, nil
+}
+
+// Check verifies the batch holds rows×K images of positive dimensions.
+func (ib *ImageBatch) Check(rows int) error {
+	if ib.K <= 0 || ib.C <= 0 || ib.H <= 0 || ib.W <= 0 || len(ib.Pixels) != rows*ib.K*ib.C*ib.H*ib.W {
+		return errors.Errorf("images [%d, %d, %d, %d, %d] hold %d values", rows, ib.K, ib.C, ib.H, ib.W, len(ib.Pixels))
+	}
+	return nil
 }

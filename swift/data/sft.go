@@ -368,13 +368,13 @@ func (d *SFTDataset) TrainBatch(step, micro int) (*Batch, error) {
 	}
 	d.mu.Unlock()
 	i := k - p.start
-	return fill(p.batches[i], p.lens[i], d.train), nil
+	return fill(p.batches[i], p.lens[i], d.train)
 }
 
 // fill builds a batch from rows of examples: each example gets its own segment id (1, 2, ...
 // within the row) and positions restarting at 0; the rest of the row is padding (segment 0,
 // weight 0).
-func fill(rows []row, s int, exs []Example) *Batch {
+func fill(rows []row, s int, exs []Example) (*Batch, error) {
 	b := NewBatch(len(rows), s)
 	for r, rw := range rows {
 		off := r * s
@@ -388,8 +388,9 @@ func fill(rows []row, s int, exs []Example) *Batch {
 			off += len(e.IDs) - 1
 		}
 	}
-	b.Images = imageBatch(rows, exs)
-	return b
+	var err error
+	b.Images, err = imageBatch(rows, exs)
+	return b, err
 }
 
 // EvalBatches implements Dataset: the held-out examples in a fixed order (by length, longest
@@ -433,7 +434,12 @@ func (d *SFTDataset) EvalBatches() ([]*Batch, error) {
 		for len(rs) < c.BatchSize {
 			rs = append(rs, row{}) // an empty padding row
 		}
-		d.evalB = append(d.evalB, fill(rs, s, d.eval))
+		b, err := fill(rs, s, d.eval)
+		if err != nil {
+			d.evalB = nil
+			return nil, err
+		}
+		d.evalB = append(d.evalB, b)
 	}
 	return d.evalB, nil
 }

@@ -128,8 +128,8 @@ func (gen *Generator) Generate(prompts [][]int, opts Options) (results []Result,
 		if gen.model.Vision == nil {
 			return nil, errors.New("generate: images given to a model without a vision tower")
 		}
-		if ib.K <= 0 || ib.C <= 0 || ib.H <= 0 || ib.W <= 0 || len(ib.Pixels) != len(prompts)*ib.K*ib.C*ib.H*ib.W {
-			return nil, errors.Errorf("generate: images [%d, %d, %d, %d, %d] hold %d values", len(prompts), ib.K, ib.C, ib.H, ib.W, len(ib.Pixels))
+		if err := ib.Check(len(prompts)); err != nil {
+			return nil, errors.WithMessage(err, "generate")
 		}
 	}
 	cfg := gen.model.Config

@@ -168,14 +168,16 @@ func LoadVariables(ctx *context.Context, ck *Checkpoint, opts LoadOptions) error
 		if err != nil {
 			return err
 		}
-		if err := storeTensor(ctx, name, dims, data, opts); err != nil {
+		if err := StoreTensor(ctx, name, dims, data, opts); err != nil {
 			return errors.WithMessagef(err, "%s: tensor %q", ck.Path, name)
 		}
 	}
 	return nil
 }
 
-func storeTensor(ctx *context.Context, name string, dims []int, data []float32, opts LoadOptions) (err error) {
+// StoreTensor creates the variable of a Hugging Face tensor name in ctx (through opts.Store when
+// it handles the tensor), as float32 or opts.DType; a failure is an error, not a panic.
+func StoreTensor(ctx *context.Context, name string, dims []int, data []float32, opts LoadOptions) (err error) {
 	if opts.Store != nil {
 		handled, err := opts.Store(ctx, name, dims, data)
 		if err != nil || handled {

@@ -142,7 +142,7 @@ func TestInterleavedToHalfExport(t *testing.T) {
 	half.RoPE = RoPEHalf
 	ctx2 := context.New()
 	for _, tt := range ts {
-		if err := storeTensor(ctx2, tt.Name, tt.Shape, tt.Data, LoadOptions{}); err != nil {
+		if err := StoreTensor(ctx2, tt.Name, tt.Shape, tt.Data, LoadOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -134,7 +134,7 @@ func InitRandomAs(ctx *context.Context, cfg *Config, seed uint64, opts LoadOptio
 				data[i] = float32(rng.NormFloat64() * 0.02)
 			}
 		}
-		if err := storeTensor(ctx, name, dims, data, opts); err != nil {
+		if err := StoreTensor(ctx, name, dims, data, opts); err != nil {
 			return errors.WithMessagef(err, "init %q", name)
 		}
 	}

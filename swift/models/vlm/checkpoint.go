@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
 
@@ -156,21 +155,10 @@ func LoadVariables(ctx *context.Context, ck *Checkpoint, opts models.LoadOptions
 		if err != nil {
 			return err
 		}
-		if err := setVariable(ctx, name, dims, data); err != nil {
+		if err := models.StoreTensor(ctx, name, dims, data, models.LoadOptions{}); err != nil {
 			return errors.WithMessagef(err, "%s: tensor %q", ck.Path, name)
 		}
 	}
-	return nil
-}
-
-func setVariable(ctx *context.Context, name string, dims []int, data []float32) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = errors.Errorf("creating variable: %v", r)
-		}
-	}()
-	scope, v := models.SplitTensorName(name)
-	ctx.InAbsPath(scope).Checked(false).VariableWithValue(v, tensors.FromFlatDataAndDimensions(data, dims...))
 	return nil
 }
 
@@ -217,7 +205,7 @@ func InitVision(ctx *context.Context, cfg *Config, seed uint64) error {
 				data[i] = float32((2*rng.Float64() - 1) * bound)
 			}
 		}
-		if err := setVariable(ctx, name, dims, data); err != nil {
+		if err := models.StoreTensor(ctx, name, dims, data, models.LoadOptions{}); err != nil {
 			return errors.WithMessagef(err, "init %q", name)
 		}
 	}

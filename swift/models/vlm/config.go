@@ -174,12 +174,6 @@ func ParseConfig(raw []byte) (*Config, error) {
 	if v.ModelType != "" && v.ModelType != "siglip_vision_model" {
 		return nil, errors.Errorf("vlm config.json: vision_config.model_type %q not implemented (siglip_vision_model)", v.ModelType)
 	}
-	if v.NumChannels == 0 {
-		v.NumChannels = 3
-	}
-	if v.LayerNormEps == 0 {
-		v.LayerNormEps = 1e-6
-	}
 	if len(h.TextConfig) == 0 {
 		return nil, errors.New("vlm config.json: text_config is missing")
 	}
@@ -187,26 +181,37 @@ func ParseConfig(raw []byte) (*Config, error) {
 	if err != nil {
 		return nil, errors.WithMessage(err, "vlm config.json: text_config")
 	}
-	c := &Config{Vision: v.VisionConfig, Text: text, ImageTokenID: *h.ImageTokenIndex,
-		ImageMean: h.GoSwiftImageMean, ImageStd: h.GoSwiftImageStd}
-	if c.ImageMean == nil {
-		c.ImageMean = fill(v.NumChannels, 0.5)
+	return NewConfig(v.VisionConfig, text, *h.ImageTokenIndex, h.GoSwiftImageMean, h.GoSwiftImageStd)
+}
+
+// NewConfig returns the validated config of a vision tower v over the text model, with the
+// defaults of a config.json that leaves them out: 3 channels, LayerNorm eps 1e-6, and mean and
+// std 0.5 for every channel when mean or std is nil.
+func NewConfig(v VisionConfig, text *models.Config, imageTokenID int, mean, std []float32) (*Config, error) {
+	if v.NumChannels == 0 {
+		v.NumChannels = 3
 	}
-	if c.ImageStd == nil {
-		c.ImageStd = fill(v.NumChannels, 0.5)
+	if v.LayerNormEps == 0 {
+		v.LayerNormEps = 1e-6
 	}
+	half := func() []float32 {
+		out := make([]float32, max(v.NumChannels, 0))
+		for i := range out {
+			out[i] = 0.5
+		}
+		return out
+	}
+	if mean == nil {
+		mean = half()
+	}
+	if std == nil {
+		std = half()
+	}
+	c := &Config{Vision: v, Text: text, ImageTokenID: imageTokenID, ImageMean: mean, ImageStd: std}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-func fill(n int, x float32) []float32 {
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = x
-	}
-	return out
 }
 
 // JSON renders the config as a Hugging Face LLaVA config.json.

@@ -92,8 +92,8 @@ func (t *Tower) block(ctx *context.Context, path string, x *Node) *Node {
 	q := Reshape(linear(ctx, path+".self_attn.q_proj", h, hv, hv), m, n, heads, hd) // [M, N, heads, hd]
 	k := Reshape(linear(ctx, path+".self_attn.k_proj", h, hv, hv), m, n, heads, hd)
 	val := Reshape(linear(ctx, path+".self_attn.v_proj", h, hv, hv), m, n, heads, hd)
-	all := Ones(x.Graph(), shapesOf(dtypes.Bool, m, n, n)) // every patch sees every patch
-	attn := models.GroupedAttention(ctx, q, k, val, all)   // [M, N, heads, hd]
+	all := Ones(x.Graph(), shapes.Make(dtypes.Bool, m, n, n)) // every patch sees every patch
+	attn := models.GroupedAttention(ctx, q, k, val, all)      // [M, N, heads, hd]
 	x = Add(x, linear(ctx, path+".self_attn.out_proj", Reshape(attn, m, n, hv), hv, hv))
 	h = LayerNorm(ctx, path+".layer_norm2", x, v.LayerNormEps)
 	h = GELU(linear(ctx, path+".mlp.fc1", h, hv, v.IntermediateSize)) // [M, N, I]
@@ -128,5 +128,3 @@ func GELU(x *Node) *Node {
 	inner := MulScalar(Add(x, MulScalar(Mul(x, Square(x)), 0.044715)), math.Sqrt(2/math.Pi))
 	return Mul(MulScalar(x, 0.5), AddScalar(Tanh(inner), 1))
 }
-
-func shapesOf(dtype dtypes.DType, dims ...int) shapes.Shape { return shapes.Make(dtype, dims...) }
