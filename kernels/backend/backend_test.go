@@ -185,6 +185,16 @@ func TestConcurrent(t *testing.T) {
 	want := execOn(t, ref, fn, x, w)
 	x, _ = x.LocalClone()
 	w, _ = w.LocalClone()
+	// Move the inputs to the device before the goroutines start: in GoMLX v0.26.0 the first
+	// transfer of a local tensor to a shared buffer drops its local copy under the tensor's lock,
+	// but graph.Exec calls Tensor.CheckValid without it, so a concurrent first use can see neither
+	// copy ("Tensor has no local or on-device representation"). That race is GoMLX's, not the
+	// executable's, which is what this test is about.
+	for _, in := range []*tensors.Tensor{x, w} {
+		if err := in.MaterializeOnDevice(fast, true, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 	exec := MustNewExec(fast, fn)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
