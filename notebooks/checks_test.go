@@ -75,3 +75,26 @@ func TestChecks(t *testing.T) {
 		t.Error("an unparsable 'before' passed")
 	}
 }
+
+func TestHTMLProblems(t *testing.T) {
+	expect := []expectation{
+		{MIME: "image/svg+xml", Contains: []string{"<polyline"}},
+		{Stream: "stdout", Contains: []string{`loss "held-out" <4.7>`}},
+		{MIME: "text/html", Contains: []string{"<b>ROMEO:</b>"}},
+	}
+	good := `<html><svg><polyline/></svg><pre>loss &#34;held-out&#34; &lt;4.7&gt;</pre><td><b>ROMEO:</b></td></html>`
+	if p := htmlProblems([]byte(good), expect); len(p) != 0 {
+		t.Errorf("a complete export reported problems: %v", p)
+	}
+	bad := `<html><pre>nothing ran</pre></html>`
+	p := htmlProblems([]byte(bad), expect)
+	want := []string{"no inline <svg>", `lacks "<polyline"`, `lacks "loss \"held-out\" <4.7>"`, `lacks "<b>ROMEO:</b>"`}
+	if len(p) != len(want) {
+		t.Fatalf("got %d problems %q, want %d", len(p), p, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(p[i], w) {
+			t.Errorf("problem %d = %q, want it to mention %q", i, p[i], w)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,9 +133,13 @@ func TestNotebooks(t *testing.T) {
 				"--to", "html", "--output-dir", outDir, "--output", name+".html", executed); err != nil {
 				t.Fatal(err)
 			}
-			if html, err := os.ReadFile(filepath.Join(outDir, name+".html")); err != nil || !bytes.Contains(html, []byte("<svg")) &&
-				expectsSVG(expect) {
-				t.Errorf("HTML export %s: %v (or it lacks the notebook's SVG)", filepath.Join(outDir, name+".html"), err)
+			htmlPath := filepath.Join(outDir, name+".html")
+			page, err := os.ReadFile(htmlPath)
+			if err != nil {
+				t.Fatalf("HTML export: %v", err)
+			}
+			for _, problem := range htmlProblems(page, expect) {
+				t.Errorf("HTML export %s: %s", htmlPath, problem)
 			}
 		})
 	}
@@ -306,13 +311,22 @@ type expectation struct {
 	Falls    string   `json:"falls,omitempty"`
 }
 
-func expectsSVG(expect []expectation) bool {
+// htmlProblems checks that an HTML export shows what the executed notebook showed: an inline
+// SVG when one is expected, and every expected string (HTML outputs are embedded as they are,
+// text outputs escaped).
+func htmlProblems(page []byte, expect []expectation) []string {
+	var out []string
 	for _, e := range expect {
-		if e.MIME == "image/svg+xml" {
-			return true
+		if e.MIME == "image/svg+xml" && !bytes.Contains(page, []byte("<svg")) {
+			out = append(out, "no inline <svg> although the notebook displays one")
+		}
+		for _, s := range e.Contains {
+			if !bytes.Contains(page, []byte(s)) && !bytes.Contains(page, []byte(html.EscapeString(s))) {
+				out = append(out, fmt.Sprintf("lacks %q (expected in a %s%s output)", s, e.MIME, e.Stream))
+			}
 		}
 	}
-	return false
+	return out
 }
 
 // texts returns the candidate outputs: stream text of the stream, or data of the MIME type.

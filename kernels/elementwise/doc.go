@@ -13,7 +13,7 @@
 // op on a masked softmax many times slower. Every output element is computed by one goroutine
 // in a fixed order, so results do not depend on the number of workers; reductions never split
 // a reduced axis across goroutines. Max/Min and the reductions follow simplego's semantics
-// (NaN propagates; ReduceMax starts from −MaxFloat32).
+// (NaN propagates; ReduceMax starts from −Inf, as simplego's).
 //
 // Each kernel has a plain reference (Reference*: one element at a time, float64 math) it is
 // tested against, and BenchmarkOps compares it with simplego's op.

@@ -12,8 +12,8 @@ import (
 // ReduceOp is a float32 reduction.
 type ReduceOp int
 
-// Reductions, with simplego's semantics: Max starts from the lowest float32 (−MaxFloat32, so an
-// all −Inf row gives −MaxFloat32), Min from the highest, and both propagate NaN.
+// Reductions, with simplego's semantics: Max starts from dtypes.Float32.LowestValue() (−Inf, so an
+// all −Inf row or an empty one gives −Inf), Min from +Inf, and both propagate NaN.
 const (
 	ReduceSum ReduceOp = iota
 	ReduceMax
@@ -23,9 +23,9 @@ const (
 func (op ReduceOp) init() float32 {
 	switch op {
 	case ReduceMax:
-		return -math.MaxFloat32
+		return float32(math.Inf(-1))
 	case ReduceMin:
-		return math.MaxFloat32
+		return float32(math.Inf(1))
 	}
 	return 0
 }
@@ -75,6 +75,9 @@ func Reduce(op ReduceOp, out, x []float32, s ReduceShape) error {
 	if len(x) != s.Outer*s.Reduced*s.Inner || len(out) != s.Outer*s.Inner {
 		return errors.Errorf("elementwise: reduce %+v: input has %d elements, output %d", s, len(x), len(out))
 	}
+	if len(out) == 0 {
+		return nil // a zero-sized output (an empty reduced block still writes op's identity below)
+	}
 	if s.Inner == 1 {
 		parallel.Range(s.Outer, max(1, (1<<15)/max(1, s.Reduced)), func(o0, o1 int) {
 			for o := o0; o < o1; o++ {
@@ -86,7 +89,7 @@ func Reduce(op ReduceOp, out, x []float32, s ReduceShape) error {
 	if s.Inner < shortRow {
 		// Short columns (e.g. pairs): whole outer blocks per task, plain loops.
 		per := s.Reduced * s.Inner
-		parallel.Range(s.Outer, max(1, (1<<15)/per), func(o0, o1 int) {
+		parallel.Range(s.Outer, max(1, (1<<15)/max(1, per)), func(o0, o1 int) {
 			for o := o0; o < o1; o++ {
 				acc := out[o*s.Inner : (o+1)*s.Inner]
 				for i := range acc {

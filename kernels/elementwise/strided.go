@@ -66,6 +66,9 @@ func newIter(dims []int, strides ...[]int) iter {
 // processed in parallel; each output element is visited exactly once.
 func (it iter) run(fn func(dst int, offs []int, n int)) {
 	const target = 1 << 15 // elements per task
+	if it.rows == 0 || it.inner == 0 {
+		return // a zero-sized output: nothing to write
+	}
 	nops := len(it.strides)
 	if it.rows == 1 || it.inner >= target {
 		// Split rows into chunks of the inner dim.
@@ -260,6 +263,9 @@ func (it iter) blocked() blockIter {
 // run calls fn(dst, bases) for every block (in parallel), dst being the block's first output
 // element.
 func (bi blockIter) run(fn func(dst int, bases []int)) {
+	if bi.blocks == 0 || bi.n == 0 {
+		return // a zero-sized output: nothing to write
+	}
 	grain := max(1, (1<<15)/bi.n)
 	parallel.Range(bi.blocks, grain, func(b0, b1 int) {
 		bases := make([]int, len(bi.tables))

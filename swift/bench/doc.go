@@ -46,4 +46,26 @@
 // to paste into memmodel.go; rerun it when a backend changes). DoRA's extra outputs, the
 // adapters' bottlenecks and QLoRA's decoded weights are counted from the graph, not fitted. The
 // report shows how far the formula lands from every measured run.
+//
+// # Why the suite times its own steps (and not with go-benchmarks)
+//
+// github.com/janpfeifer/go-benchmarks (v0.1.1, served by the module proxy) was weighed for the
+// child's timed steps and left out. What it offers: New(fns...), configured by WithWarmUps(n)
+// and WithDuration(d), whose Done() runs each function n times untimed, then repeatedly for at
+// least d of wall time, estimates the mean, median and chosen quantiles with a streaming estimator,
+// and prints a table on stdout. What the suite needs and it does not give:
+//
+//   - The numbers back. Done returns nothing and its results are unexported, while every Result
+//     records step_seconds, their median and the rates in results.jsonl (only the pretty-print
+//     callback sees the durations, in an undocumented call order).
+//   - A fixed step count. It repeats for a duration, and a stories15M 4×128 step takes 0.5-1 s
+//     on 2 cores, so the count would vary by technique and machine; the loss runs need an exact
+//     budget, and the speed runs the same number of steps everywhere.
+//   - Heap sampling outside the timing: the measured step (back-to-back collections) is run
+//     after the timed ones and must not be timed.
+//   - A quiet stdout: the child's stdout carries its result line.
+//
+// So the timer is RunOne's loop: Spec.Warmup untimed steps, Spec.Steps timed ones, and their
+// exact median. go-benchmarks fits micro-benchmarks of short calls repeated many times in a
+// stand-alone program or notebook (the kernels' inner loops, say); this package has none.
 package bench

@@ -83,34 +83,69 @@ func CurrentVersions() Versions {
 	return v
 }
 
+// ResultsDir is the repository folder of the committed reports. Changes under it do not make
+// the version "+dirty": a report being written (or one not yet committed) is not a code change.
+const ResultsDir = "benchmarks/results/"
+
+// commit returns the GoSwift version of this binary: the -ldflags Commit, else the build's VCS
+// stamp, else `git rev-parse HEAD` in the working directory; "+dirty" is appended when tracked
+// files outside ResultsDir differ from that commit. The VCS stamp's vcs.modified cannot say which
+// files changed, so when git in the working directory is at the same commit, git decides;
+// otherwise (no git, another checkout) the stamp's word stands.
 func commit() string {
 	if Commit != "" {
 		return Commit
 	}
+	rev, stampDirty := "", false
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, dirty := "", false
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
 				rev = s.Value
 			case "vcs.modified":
-				dirty = s.Value == "true"
+				stampDirty = s.Value == "true"
 			}
 		}
-		if rev != "" {
-			if dirty {
-				rev += "+dirty"
-			}
-			return rev
+	}
+	head := ""
+	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		head = strings.TrimSpace(string(out))
+	}
+	if rev == "" {
+		if head == "" {
+			return "unknown"
+		}
+		rev = head
+	}
+	dirty := stampDirty
+	if head == rev { // git describes the tree this binary was built from
+		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil {
+			dirty = dirtyOutside(string(st), ResultsDir)
 		}
 	}
-	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
-	if err != nil {
-		return "unknown"
-	}
-	rev := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(st))) > 0 {
+	if dirty {
 		rev += "+dirty"
 	}
 	return rev
+}
+
+// dirtyOutside reports whether `git status --porcelain` (v1) output lists a changed path outside
+// the folder prefix (slash-separated, relative to the repository root, ending in "/"). A rename
+// counts when either side lies outside; quoted paths (special characters) are unquoted first.
+func dirtyOutside(porcelain, prefix string) bool {
+	for _, line := range strings.Split(porcelain, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if len(line) < 4 {
+			continue
+		}
+		for _, p := range strings.Split(line[3:], " -> ") {
+			if uq, err := strconv.Unquote(p); err == nil {
+				p = uq
+			}
+			if !strings.HasPrefix(p, prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -5,7 +5,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pkg/errors"
@@ -281,6 +283,7 @@ func buildReport(s *Suite) *reportDoc {
 		"GoSwift backend: "+backend,
 		"PyTorch peer: "+peerInfo,
 		fmt.Sprintf("Versions: %s, GoMLX %s, GoSwift commit `%s`", s.Versions.Go, s.Versions.GoMLX, s.Versions.GoSwift),
+		seedLine(s.Results),
 		fmt.Sprintf("Suite `%s`: %d runs (%d failed) in %.1f min", s.ID, len(s.Results), len(s.Failed), s.Elapsed.Minutes()),
 	)
 	d.h(2, "Checks")
@@ -305,6 +308,29 @@ func buildReport(s *Suite) *reportDoc {
 	predictorSection(d, s)
 	notesSection(d, s)
 	return d
+}
+
+// seedLine names the seed of the runs (weights, data, adapters and the peer): "Seed: 1 (every
+// run)", or every distinct seed when they differ.
+func seedLine(results []Result) string {
+	var seeds []uint64
+	for _, r := range results {
+		if !slices.Contains(seeds, r.Seed) {
+			seeds = append(seeds, r.Seed)
+		}
+	}
+	switch len(seeds) {
+	case 0:
+		return "Seed: n/a (no runs)"
+	case 1:
+		return fmt.Sprintf("Seed: %d (every run)", seeds[0])
+	}
+	slices.Sort(seeds)
+	parts := make([]string, len(seeds))
+	for i, v := range seeds {
+		parts[i] = strconv.FormatUint(v, 10)
+	}
+	return "Seeds: " + strings.Join(parts, ", ")
 }
 
 func speedSection(d *reportDoc, s *Suite, k groupKey, rs []Result) {

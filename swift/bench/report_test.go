@@ -23,7 +23,7 @@ func syntheticSuite() *Suite {
 	loss.LossCurve = []float64{4.5, 4.1, 3.6, 3.2, 3.0}
 	peer := *sampleResult()
 	peer.ID, peer.Engine, peer.TrainTokensPerS, peer.PeakRSSBytes = "peer/lora/stories15m/b4s128r8", "pytorch", f(170), i64(9e8)
-	failed := *failedResult(Spec{Kind: KindSpeed, Technique: "dora", Shape: "stories15m", Batch: 4, Seq: 128}, os.ErrDeadlineExceeded)
+	failed := *failedResult(Spec{Kind: KindSpeed, Technique: "dora", Shape: "stories15m", Batch: 4, Seq: 128, Seed: 1}, os.ErrDeadlineExceeded)
 	s := &Suite{ID: "test", Matrix: "default", Started: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC), Elapsed: 90 * time.Second,
 		Command: "goswift bench", Machine: DescribeMachine(), Versions: CurrentVersions(),
 		Results: []Result{speed, full, failed, mem, loss, peer}, Failed: []string{failed.ID}}
@@ -44,7 +44,7 @@ func TestWriteReport(t *testing.T) {
 	html := readFile(t, filepath.Join(dir, "report.html"))
 	for _, want := range []string{"## Checks", "| technique |", "Speed and memory: stories15m", "Memory: smollm-135m",
 		"Loss and accuracy: stories260k", "GoSwift / PyTorch", "Predictor: predicted vs measured", "FAILED speed/dora",
-		"0.50×" /* 85 / 170 tokens/s */} {
+		"0.50×" /* 85 / 170 tokens/s */, "- Seed: 1 (every run)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -63,6 +63,29 @@ func TestWriteReport(t *testing.T) {
 	for _, bad := range []string{"<script", "src=", "href=", "@import"} {
 		if strings.Contains(html, bad) {
 			t.Errorf("report.html is not self-contained: contains %q", bad)
+		}
+	}
+}
+
+// TestSeedLine: the report header names the one seed, or every distinct seed in order.
+func TestSeedLine(t *testing.T) {
+	withSeeds := func(seeds ...uint64) []Result {
+		rs := make([]Result, len(seeds))
+		for i, s := range seeds {
+			rs[i].Seed = s
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		results []Result
+		want    string
+	}{
+		{nil, "Seed: n/a (no runs)"},
+		{withSeeds(1, 1, 1), "Seed: 1 (every run)"},
+		{withSeeds(7, 2, 7), "Seeds: 2, 7"},
+	} {
+		if got := seedLine(tc.results); got != tc.want {
+			t.Errorf("seedLine(%d results) = %q, want %q", len(tc.results), got, tc.want)
 		}
 	}
 }

@@ -53,7 +53,11 @@ func TestQuickMatrix(t *testing.T) {
 	start := time.Now()
 	s, err := Run(context.Background(), Options{Matrix: m, OutDir: out, Launcher: testLauncher(), Peer: peer,
 		RunTimeout: 10 * time.Minute, Progress: &progress, Command: "go test ./swift/bench -run TestQuickMatrix"})
-	t.Logf("quick matrix in %s:\n%s", time.Since(start).Round(time.Second), progress.String())
+	// The bound for the quick matrix is 3 minutes on 2 cores; it is logged, not asserted
+	// (no timing thresholds in tests: the machine is shared).
+	elapsed := time.Since(start)
+	t.Logf("quick matrix: %d runs + %d peer rows in %s (budget 3m0s on 2 cores):\n%s", len(m.Specs), len(m.Peers),
+		elapsed.Round(time.Second), progress.String())
 	if err != nil {
 		t.Fatal(err)
 	}

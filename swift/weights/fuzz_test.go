@@ -160,3 +160,55 @@ func checkLlama2C(t *testing.T, r io.ReaderAt, size int64) {
 		t.Fatalf("tensors cover %d floats of a %d-byte file", n+len(real)+len(imag), size)
 	}
 }
+
+// FuzzOpenSharded feeds index bytes (model.safetensors.index.json) beside two valid shards to
+// OpenSharded: it must open or fail with an error, never panic, never read outside the
+// directory, and every tensor it exposes must be readable at its stated size.
+func FuzzOpenSharded(f *testing.F) {
+	dir := f.TempDir()
+	for i, name := range []string{"a.safetensors", "b.safetensors"} {
+		ts := []Tensor{{Name: string(rune('x' + i)), Shape: []int{2}, DType: F32, Data: []float32{1, 2}}}
+		if err := WriteSafetensors(filepath.Join(dir, name), ts, nil); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for _, s := range []string{
+		`{"metadata":{"total_size":16},"weight_map":{"x":"a.safetensors","y":"b.safetensors"}}`,
+		`{"weight_map":{"x":"b.safetensors"}}`,
+		`{"weight_map":{"x":"../a.safetensors"}}`,
+		`{"weight_map":{"x":"/etc/passwd"}}`,
+		`{"weight_map":{"x":"a.safetensors","z":"a.safetensors"}}`,
+		`{"weight_map":{}}`, `{"weight_map":null}`, `{"metadata":7}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, index []byte) {
+		path := filepath.Join(dir, IndexFileName)
+		if err := os.WriteFile(path, index, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := OpenSharded(path)
+		if err != nil {
+			return
+		}
+		defer src.Close()
+		for _, name := range src.Names() {
+			info, _ := src.Info(name)
+			data, err := src.ReadFloat32(name)
+			if err != nil {
+				t.Fatalf("tensor %q listed but unreadable: %v", name, err)
+			}
+			if n := shapeSize(info.Shape); len(data) != n {
+				t.Fatalf("tensor %q: %d values for shape %v", name, len(data), info.Shape)
+			}
+		}
+	})
+}
+
+func shapeSize(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
