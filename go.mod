@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/gomlx/gomlx v0.26.0
+	github.com/janpfeifer/go-benchmarks v0.1.1
 	github.com/janpfeifer/gonb v0.11.1
 	github.com/pkg/errors v0.9.1
 	github.com/schollz/progressbar/v3 v3.18.0
@@ -14,6 +15,7 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
+	github.com/streadway/quantile v0.0.0-20220407130108-4246515d968d // indirect
 )
 
 require (

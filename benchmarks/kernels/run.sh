@@ -13,7 +13,7 @@
 # (everything printed), the raw output of each part (gemm.txt, numpy.txt, nf4.txt, ops.txt,
 # xent.txt, step.txt, torch.txt) and summary.md (the tables printed at the end); a rerun into
 # the same folder replaces those files.
-# SECTIONS="gemm nf4 ops xent step" (the default: all) runs only the parts named.
+# SECTIONS="gemm quantiles nf4 ops xent step" (the default: all) runs only the parts named.
 set -euo pipefail
 GO=${GO:-go}
 PY=/usr/bin/python3
@@ -113,7 +113,7 @@ py() { $PY "$@" || echo "!! $PY $* failed"; }
 
 run_all() {
   local out=$1
-  local sections=" ${SECTIONS:-gemm nf4 ops xent step} "
+  local sections=" ${SECTIONS:-gemm quantiles nf4 ops xent step} "
   echo "== $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- . ':!benchmarks/results' 2>/dev/null || echo +dirty), $("$GO" version)"
   echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "== results in $out"
@@ -134,6 +134,12 @@ run_all() {
       py benchmarks/kernels/gemm.py 256 512 1024 2048
       OPENBLAS_NUM_THREADS=1 py benchmarks/kernels/gemm.py 512 2048 # one core: robust on a busy machine
     } | tee "$out/numpy.txt"
+    ;;
+  esac
+  case $sections in *" quantiles "*)
+    echo "== GEMM latency quantiles (github.com/janpfeifer/go-benchmarks): the 8 × 256 step's products, goswift vs simplego"
+    GOSWIFT_QUANTILES=1 "$GO" test -count=1 -run '^TestLatencyQuantiles$' -v -timeout 30m ./kernels/gemm |
+      grep -vE '^(=== RUN|--- PASS|PASS|ok )' | tee "$out/quantiles.txt" || echo "!! TestLatencyQuantiles failed"
     ;;
   esac
   case $sections in *" nf4 "*)
@@ -175,5 +181,5 @@ OUT=$(realpath -m "${1:-${OUT:-$ROOT/benchmarks/results/$(date +%F)-kernels}}") 
 cd "$ROOT"
 mkdir -p "$OUT"
 # A rerun into the same folder replaces the earlier one: no stale part may reach the summary.
-for f in run.txt summary.md gemm.txt numpy.txt nf4.txt ops.txt xent.txt step.txt torch.txt; do rm -f "${OUT:?}/$f"; done
+for f in run.txt summary.md gemm.txt numpy.txt quantiles.txt nf4.txt ops.txt xent.txt step.txt torch.txt; do rm -f "${OUT:?}/$f"; done
 run_all "$OUT" 2>&1 | tee "$OUT/run.txt"

@@ -66,6 +66,7 @@
 //   - A quiet stdout: the child's stdout carries its result line.
 //
 // So the timer is RunOne's loop: Spec.Warmup untimed steps, Spec.Steps timed ones, and their
-// exact median. go-benchmarks fits micro-benchmarks of short calls repeated many times in a
-// stand-alone program or notebook (the kernels' inner loops, say); this package has none.
+// exact median. go-benchmarks fits micro-benchmarks of short calls repeated many times, and
+// that is where GoSwift uses it: kernels/gemm TestLatencyQuantiles prints the latency quantiles
+// of the training step's products on the kernels and on simplego (benchmarks/kernels/run.sh).
 package bench
