@@ -193,7 +193,8 @@ func snapshot(ctx *context.Context) map[string][]float32 {
 }
 
 // TestVLMFreezeSwitches trains two steps under each combination of freeze_vit, freeze_aligner
-// and freeze_llm and asserts exactly the unfrozen parts move (LoRA carries the LLM's training).
+// and freeze_llm that leaves something to train and asserts exactly the unfrozen parts move
+// (LoRA carries the LLM's training). Freezing all three is an error naming the flags.
 func TestVLMFreezeSwitches(t *testing.T) {
 	dir := t.TempDir()
 	trainPath, _ := fashionVQA(t, dir, 64, 1)
@@ -205,6 +206,8 @@ func TestVLMFreezeSwitches(t *testing.T) {
 		{LLM: true},
 		{ViT: true, Aligner: true},
 		{ViT: true, LLM: true},
+		{Aligner: true, LLM: true},
+		{ViT: true, Aligner: true, LLM: true},
 	}
 	for _, f := range tests {
 		t.Run(f.String(), func(t *testing.T) {
@@ -212,7 +215,14 @@ func TestVLMFreezeSwitches(t *testing.T) {
 			if _, err := m.Attach(&lora.Config{Rank: 4, Seed: 1}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.Apply(m.Ctx); err != nil {
+			_, err := f.Apply(m.Ctx)
+			if f.ViT && f.Aligner && f.LLM {
+				if err == nil || !strings.Contains(err.Error(), "nothing left to train ("+f.String()+")") {
+					t.Fatalf("all parts frozen: error %v, want one naming %s", err, f)
+				}
+				return
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			exs, err := m.EncodeSamples(templates.CompactTools, m.Tokenizer, samples, templates.Options{})

@@ -81,6 +81,56 @@ func TestQuantizationError(t *testing.T) {
 
 // TestBytesPerParam: NF4 costs exactly 0.5625 bytes per parameter with float32 scales, ≤ 0.52
 // with double quantisation; int8 1.0625.
+// TestNF4ErrorBoundDoubleQuant: with double-quantised scales each element is still encoded
+// against its block's true absmax a, but decoded with the dequantised absmax â (what
+// BlockAbsmax returns and the graph uses). So, per element,
+//
+//	|x − L·â| ≤ |x − L·a| + |L|·|a − â| ≤ NF4MaxHalfGap·a + |a − â|
+//	          ≤ NF4MaxHalfGap·â + (1 + NF4MaxHalfGap)·|a − â|,
+//
+// and |a − â| is at most half a step of the 8-bit scale code: AbsmaxScale/254.
+func TestNF4ErrorBoundDoubleQuant(t *testing.T) {
+	for _, sc := range shapeCases {
+		t.Run(sc.name, func(t *testing.T) {
+			n := numElements(sc.dims)
+			x := gaussian(uint64(n)+7, n)
+			p, err := Quantize(x, sc.dims, NF4, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.DoubleQuant() || p.Absmax != nil {
+				t.Fatalf("%v: double quantisation asked, packed %v", sc.dims, p)
+			}
+			y, deq := p.Dequantize(), p.BlockAbsmax()
+			worst := 0.0 // largest error / bound
+			for b := range deq {
+				lo, hi := b*BlockSize, min((b+1)*BlockSize, n)
+				var a float64
+				for _, v := range x[lo:hi] {
+					a = math.Max(a, math.Abs(float64(v)))
+				}
+				ah := float64(deq[b])
+				scaleErr := math.Abs(a - ah)
+				// float32 rounding of DQLevels·scale + mean: a few ulps of a on top.
+				slack := 4e-7 * a
+				if s := float64(p.AbsmaxScale[b/DQBlockSize]); scaleErr > s/254+slack {
+					t.Fatalf("block %d: absmax %g decoded as %g: error %g > half a code step %g", b, a, ah, scaleErr, s/254)
+				}
+				for i := lo; i < hi; i++ {
+					bound := NF4MaxHalfGap*ah + (1+NF4MaxHalfGap)*scaleErr + slack
+					d := math.Abs(float64(x[i] - y[i]))
+					if d > bound {
+						t.Fatalf("element %d (block %d): |%g − %g| = %g > %g·â + %g·|a − â| = %g (a %g, â %g)",
+							i, b, x[i], y[i], d, NF4MaxHalfGap, 1+NF4MaxHalfGap, bound, a, ah)
+					}
+					worst = math.Max(worst, d/bound)
+				}
+			}
+			t.Logf("largest element error = %.3f of its bound", worst)
+		})
+	}
+}
+
 func TestBytesPerParam(t *testing.T) {
 	dims := []int{768, 288}
 	x := gaussian(3, 768*288)

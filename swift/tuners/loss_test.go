@@ -3,6 +3,7 @@ package tuners_test
 import (
 	"testing"
 
+	"github.com/goswift/goswift/gomlx_ext/quant"
 	"github.com/goswift/goswift/internal/fixtures"
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/swift/data"
@@ -14,10 +15,13 @@ import (
 	"github.com/goswift/goswift/swift/tuners/lisa"
 	"github.com/goswift/goswift/swift/tuners/lora"
 	"github.com/goswift/goswift/swift/tuners/neftune"
+	"github.com/goswift/goswift/swift/tuners/qlora"
 )
 
-// lossRows: every tuner (and modifier) with a learning rate that suits it; each must lower the
-// held-out loss of stories260K (trained on TinyStories) on tinyshakespeare in 20 steps.
+// lossRows: every tuner (and modifier) with a learning rate that suits it, plus the variants
+// that change the training path (rsLoRA's scaling, QLoRA's int8 base); each must lower the
+// held-out loss of stories260K (trained on TinyStories) on tinyshakespeare by at least
+// minRelativeDrop in 20 steps.
 var lossRows = []struct {
 	name   string
 	config func() tuners.Config
@@ -25,8 +29,10 @@ var lossRows = []struct {
 }{
 	{"lora", func() tuners.Config { return &lora.Config{} }, 1e-2},
 	{"lora+loraplus", func() tuners.Config { return &lora.Config{LoRAPlusRatio: 16} }, 2e-3},
+	{"lora+rslora", func() tuners.Config { return &lora.Config{RSLoRA: true} }, 3e-3}, // scale α/√r: 2.8× LoRA's
 	{"lora+neftune", func() tuners.Config { return tuners.WithModifiers(&lora.Config{}, &neftune.Config{}) }, 1e-2},
 	{"qlora", func() tuners.Config { return mustConfig("qlora") }, 1e-2},
+	{"qlora-int8", func() tuners.Config { return &qlora.Config{QuantType: quant.Int8} }, 1e-2},
 	{"dora", func() tuners.Config { return mustConfig("dora") }, 1e-2},
 	{"full", func() tuners.Config { return mustConfig("full") }, 2e-3},
 	{"freeze", func() tuners.Config { return &freeze.Config{TrainableLayers: 2} }, 3e-3},
@@ -34,6 +40,11 @@ var lossRows = []struct {
 	{"llamapro", func() tuners.Config { return mustConfig("llamapro") }, 3e-3},
 	{"adapter", func() tuners.Config { return mustConfig("adapter") }, 3e-3},
 }
+
+// minRelativeDrop is the smallest relative fall of the held-out loss a row must show. Measured
+// (seed 1, 2 cores): lora+loraplus 13.2% (the smallest), every other row 26-34%; 5% leaves a
+// margin of more than 2.5× while still failing a tuner that barely learns.
+const minRelativeDrop = 0.05
 
 func mustConfig(name string) tuners.Config {
 	c, err := tuners.NewConfig(name)
@@ -93,9 +104,12 @@ func TestEveryTunerLowersHeldOutLoss(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%-14s %7d/%d trainable: held-out loss %.4f -> %.4f", row.name, trainable, total, res.FirstEvalLoss, res.FinalEvalLoss)
-			if !(res.FinalEvalLoss < res.FirstEvalLoss) {
-				t.Fatalf("held-out loss did not decrease: %.4f -> %.4f", res.FirstEvalLoss, res.FinalEvalLoss)
+			drop := (res.FirstEvalLoss - res.FinalEvalLoss) / res.FirstEvalLoss
+			t.Logf("%-14s %7d/%d trainable: held-out loss %.4f -> %.4f (%.1f%% lower)", row.name, trainable, total,
+				res.FirstEvalLoss, res.FinalEvalLoss, 100*drop)
+			if !(drop >= minRelativeDrop) { // also fails on NaN
+				t.Fatalf("held-out loss %.4f -> %.4f fell by %.1f%%, want >= %.0f%%", res.FirstEvalLoss, res.FinalEvalLoss,
+					100*drop, 100*minRelativeDrop)
 			}
 		})
 	}
