@@ -142,8 +142,12 @@ func ParseConfig(data []byte) (*Config, error) {
 	}
 	arch, ok := Lookup(modelType)
 	if !ok {
-		return nil, errors.Errorf("config.json: model_type %q is not supported (supported: %s)",
-			modelType, strings.Join(Names(), ", "))
+		hint := ""
+		if modelType == "llava" {
+			hint = "; a llava config is a vision-language model: load it with swift.Load (swift/models/vlm)"
+		}
+		return nil, errors.Errorf("config.json: model_type %q is not supported (supported text models: %s)%s",
+			modelType, strings.Join(Names(), ", "), hint)
 	}
 	return arch.ParseConfig(raw)
 }
