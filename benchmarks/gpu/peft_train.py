@@ -48,7 +48,10 @@ def main():
         torch.cuda.synchronize()
         t0 = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            loss = model(input_ids=ids[:, :-1], labels=ids[:, 1:].contiguous()).loss
+            # transformers shifts labels itself (position t predicts labels[t+1]): pass the
+            # inputs, not pre-shifted targets.
+            x = ids[:, :-1]
+            loss = model(input_ids=x, labels=x).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -92,8 +92,8 @@ func (c Config) Validate() error {
 		return bad("beta2", c.Beta2, "must be in [0, 1)")
 	case c.Epsilon < 0:
 		return bad("epsilon", c.Epsilon, "must be >= 0")
-	case c.Parallel.Devices < 0:
-		return bad("parallel.devices", c.Parallel.Devices, "must be >= 0")
+	case c.Parallel.Devices < 0 && c.Parallel.Devices != AllDevices:
+		return bad("parallel.devices", c.Parallel.Devices, "must be >= 0, or AllDevices (-1)")
 	case c.EvalEvery < 0 || c.SaveEvery < 0 || c.KeepLast < 0 || c.LogEvery < 0:
 		return errors.Errorf("train config: eval_every, save_every, keep_checkpoints and log_every must be >= 0")
 	}

@@ -7,6 +7,18 @@
 // biases) with a linear warm-up + cosine learning-rate schedule. A non-finite loss or gradient
 // skips the update inside the graph and stops the run with an error.
 //
+// # Mixed precision (bf16)
+//
+// With a bf16 base (models.LoadOptions.DType) the weights and activations are bf16 while LoRA
+// adapters, the loss and the optimizer state stay float32: the AdamW moments and gradient
+// accumulators of every trainable variable are created float32 whatever its dtype (New). A
+// trainable bf16 variable (full fine-tuning of a bf16 base) gets its gradient converted to
+// float32, its AdamW step computed in float32 from the float32 moments, and the result rounded
+// back to bf16 on apply (step.go). There is no separate float32 master copy, so updates smaller
+// than bf16's resolution of the weight are lost: train full fine-tuning in float32 when that
+// matters. LoRA/QLoRA over a bf16 base (float32 adapters) are unaffected. TestBF16Training runs
+// both (LoRA and full) against float32.
+//
 // Only trainable variables train (the tuner decides: tuners.Freeze). Checkpoints hold every
 // variable but the frozen base — tuner weights, optimizer moments and the RNG — written as a
 // directory to a temporary name and renamed, with OutputDir/latest naming the newest. Data order
@@ -21,11 +33,19 @@
 // decides every variable's spec; Plan.String prints it. The numbers are one consistent set: a
 // step is GradAccum micro-batches of the dataset's batch size, each split into Devices shards,
 // normalised by the step's total token count; the data order does not depend on the device
-// count. simplego has one device and no distributed execution, so on CPU Parallel.Emulate runs
+// count. Parallel{Devices: AllDevices} (the CLI's --devices all, or -1) is a mesh over every
+// device of the backend, counted when New runs. simplego has one device and no distributed execution, so on CPU Parallel.Emulate runs
 // the shards one after another and sums their gradients as the all-reduce would: the same plan
 // and the same step, checked against the one-device step in tests. Multi-device execution is
 // verified only where an XLA plugin with several devices exists (TestParallelXLA,
-// benchmarks/gpu); elsewhere it is unverified.
+// benchmarks/gpu: gpucheck spmd compares the plain path, a 1-device mesh, FSDP and all
+// devices); elsewhere it is unverified. On CPU the real SPMD inputs are tested piece by piece
+// (the sharded batch tensors and their contents, the replicated scalars, the executables'
+// input specs, the variables' specs); only their execution needs the XLA backend.
+//
+// Device memory: go-xla v0.1.4 has per-executable compiled memory statistics
+// (pjrt.LoadedExecutable.OnDeviceMemoryUsageStats), but GoMLX v0.26.0 does not surface them
+// through its backend API, so the GPU check samples nvidia-smi with PJRT preallocation off.
 //
 // # Multi-host (on paper)
 //
@@ -39,4 +59,23 @@
 // client with those callbacks left empty ("No callback support yet") and GoMLX has no process
 // index in its mesh API, so multi-host training needs an upstream change first; single-host
 // multi-GPU (one process, all local devices) is what Parallel supports.
+//
+// A launch, once that exists, would look like jax.distributed's: the same binary on every
+// host, one process each, told its place by the environment, e.g. for 2 hosts × 8 GPUs:
+//
+//	# host 0 (also runs the coordinator / key-value store on port 8476)
+//	GOSWIFT_COORDINATOR=host0:8476 GOSWIFT_NUM_PROCESSES=2 GOSWIFT_PROCESS_ID=0 \
+//	  CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7 GOMLX_BACKEND=xla:/path/xla_cuda_plugin.so \
+//	  goswift sft --devices all ... --output /shared/run
+//	# host 1
+//	GOSWIFT_COORDINATOR=host0:8476 GOSWIFT_NUM_PROCESSES=2 GOSWIFT_PROCESS_ID=1 \
+//	  CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7 GOMLX_BACKEND=xla:/path/xla_cuda_plugin.so \
+//	  goswift sft --devices all ... --output /shared/run
+//
+// Each process would pass node_id=GOSWIFT_PROCESS_ID and num_nodes=GOSWIFT_NUM_PROCESSES to
+// PJRT_Client_Create with kv_get/kv_put callbacks backed by the coordinator's store, see all
+// 16 devices, build the mesh over them (Devices: AllDevices = 16), feed its local shards from
+// rows [p·B/2, (p+1)·B/2) of each global micro-batch, and only process 0 would write
+// checkpoints and logs (to storage every host reads, for Resume). The GOSWIFT_* variables are
+// a sketch: nothing reads them today.
 package train

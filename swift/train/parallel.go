@@ -28,7 +28,8 @@ const DataAxis = "data"
 // depend on the device count.
 type Parallel struct {
 	// Devices is the data-parallel degree. 0: no SPMD (plain single-device execution); 1: the
-	// SPMD path on a one-device mesh.
+	// SPMD path on a one-device mesh; AllDevices (-1): every device of the backend (resolved by
+	// Resolve, which train.New calls).
 	Devices int `json:"devices,omitempty"`
 	// FSDP shards parameters and their optimizer state along the data axis too (ZeRO-3-like):
 	// every variable whose first axis divides by Devices, except adapters, which stay
@@ -40,7 +41,26 @@ type Parallel struct {
 	Emulate bool `json:"emulate,omitempty"`
 }
 
+// AllDevices as Parallel.Devices asks for a mesh over every device of the backend.
+const AllDevices = -1
+
 func (p Parallel) degree() int { return max(p.Devices, 1) }
+
+// Resolve replaces Devices == AllDevices by the backend's device count (with Emulate, which
+// runs on one device, "all" is that one device). Other values are returned unchanged; a
+// negative value other than AllDevices is an error naming it.
+func (p Parallel) Resolve(b backends.Backend) (Parallel, error) {
+	switch {
+	case p.Devices == AllDevices:
+		if b == nil {
+			return p, errors.New("parallel: devices=all needs a backend to count its devices")
+		}
+		p.Devices = max(b.NumDevices(), 1)
+	case p.Devices < 0:
+		return p, errors.Errorf("parallel: devices=%d: want a count >= 0 or %d (all devices)", p.Devices, AllDevices)
+	}
+	return p, nil
+}
 
 // Plan is how one run is laid out on the devices: the mesh, the batch and scalar specs, and
 // the sharding spec of every variable.
@@ -212,9 +232,10 @@ func (pl *Plan) distributedInputs(b *data.Batch, scalars []any) ([]any, error) {
 	return out, nil
 }
 
-// configureExec sets the SPMD partitioning of one of the trainer's executables and the
-// variables' specs (real devices only).
-func (pl *Plan) configureExec(e *context.Exec, numInputs int) {
+// inputSpecs is the sharding spec of each of an executable's numInputs inputs, in the order
+// of the step inputs (step.go): the [B, S] batch inputs (tokens … weights) sharded along the
+// data axis, the scalars and the per-variable learning-rate scales replicated.
+func (pl *Plan) inputSpecs(numInputs int) []*distributed.ShardingSpec {
 	specs := make([]*distributed.ShardingSpec, numInputs)
 	for i := range specs {
 		specs[i] = pl.Replicated
@@ -222,7 +243,13 @@ func (pl *Plan) configureExec(e *context.Exec, numInputs int) {
 			specs[i] = pl.Batch
 		}
 	}
-	e.AutoSharding(pl.Mesh).WithInputShardingSpecs(specs...)
+	return specs
+}
+
+// configureExec sets the SPMD partitioning (AutoSharding over the plan's mesh) and the input
+// specs of one of the trainer's executables (real devices only).
+func (pl *Plan) configureExec(e *context.Exec, numInputs int) {
+	e.AutoSharding(pl.Mesh).WithInputShardingSpecs(pl.inputSpecs(numInputs)...)
 }
 
 // applyVariableSpecs gives every variable its planned spec before the first distributed run.

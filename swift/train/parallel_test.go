@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,48 +79,113 @@ func TestDataParallelEmulated(t *testing.T) {
 }
 
 // TestParallelPlanSpecs checks the sharding spec of every variable kind against a hand-written
-// table, with and without FSDP.
+// table, for LoRA, QLoRA (packed base codes and scales) and full fine-tuning (trainable base
+// weights and their optimizer state), with and without FSDP, including weights whose axis 0
+// does not divide by the device count (they stay replicated).
 func TestParallelPlanSpecs(t *testing.T) {
-	ctx, m, ds := setup(t, &lora.Config{Rank: 4, Seed: 11}, data.TextConfig{SeqLen: 16, BatchSize: 4, Seed: 7})
-	tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 1, NoProgress: true,
-		Parallel: train.Parallel{Devices: 4, Emulate: true, FSDP: true}})
-	if err != nil {
-		t.Fatal(err)
+	const (
+		q    = "/model/layers/0/self_attn/q_proj"
+		gate = "/model/layers/0/mlp/gate_proj" // [172, 64]: 172 % 4 == 0, 172 % 8 == 4
+		rep  = "replicated"
+	)
+	type row struct{ name, kind, spec string }
+	tests := []struct {
+		name    string
+		cfg     func() tuners.Config
+		devices int
+		fsdp    bool
+		want    []row
+	}{
+		{"lora/fsdp4", func() tuners.Config { return &lora.Config{Rank: 4, Seed: 11} }, 4, true, []row{
+			{"/model/embed_tokens/weight", "base", "data"},              // [512, 64]: 512 % 4 == 0
+			{"/model/layers/0/self_attn/k_proj/weight", "base", "data"}, // [32, 64]
+			{gate + "/weight", "base", "data"},
+			{"/model/norm/weight", "base", "data"}, // [64]
+			{"/tuners/lora" + q + "/lora_A", "adapter", rep},
+			{"/tuners/lora" + q + "/lora_B", "adapter", rep},
+			{"/tuners/lora/#enabled", "state", rep},
+			{"/optimizer/adam_m/tuners/lora" + q + "/lora_B", "optimizer", rep},
+			{"/optimizer/grad_acc/tuners/lora" + q + "/lora_A", "optimizer", rep},
+		}},
+		{"qlora/fsdp8", func() tuners.Config { return &qlora.Config{Config: lora.Config{Rank: 4, Seed: 11}} }, 8, true, []row{
+			{q + "/weight_nf4", "base", "data"},          // packed codes [2048]
+			{q + "/weight_absmax_codes", "base", "data"}, // [64]
+			{q + "/weight_absmax_scale", "base", rep},    // [1]: does not divide by 8
+			{q + "/weight_absmax_mean", "base", rep},     // scalar
+			{gate + "/weight_nf4", "base", "data"},       // [5504]
+			{gate + "/weight_absmax_codes", "base", rep}, // [172]: does not divide by 8
+			{"/tuners/lora" + q + "/lora_A", "adapter", rep},
+			{"/optimizer/adam_v/tuners/lora" + q + "/lora_A", "optimizer", rep},
+		}},
+		{"qlora/replicated8", func() tuners.Config { return &qlora.Config{Config: lora.Config{Rank: 4, Seed: 11}} }, 8, false, []row{
+			{q + "/weight_nf4", "base", rep},
+			{q + "/weight_absmax_codes", "base", rep},
+			{gate + "/weight_nf4", "base", rep},
+		}},
+		{"full/fsdp8", func() tuners.Config { return &full.Config{} }, 8, true, []row{
+			{q + "/weight", "base", "data"}, // [64, 64], trainable
+			{"/optimizer/adam_m" + q + "/weight", "optimizer", "data"},
+			{"/optimizer/adam_v" + q + "/weight", "optimizer", "data"},
+			{"/optimizer/grad_acc" + q + "/weight", "optimizer", "data"},
+			{gate + "/weight", "base", rep}, // [172, 64]: does not divide by 8
+			{"/optimizer/adam_m" + gate + "/weight", "optimizer", rep},
+			{"/optimizer/adam_v" + gate + "/weight", "optimizer", rep},
+			{"/model/embed_tokens/weight", "base", "data"},
+			{"/optimizer/adam_v/model/embed_tokens/weight", "optimizer", "data"},
+		}},
+		{"full/replicated8", func() tuners.Config { return &full.Config{} }, 8, false, []row{
+			{q + "/weight", "base", rep},
+			{"/optimizer/adam_m" + q + "/weight", "optimizer", rep},
+		}},
 	}
-	plan := tr.Plan()
-	want := []struct{ name, kind, spec string }{
-		{"/model/embed_tokens/weight", "base", "data"},              // [512, 64]: 512 % 4 == 0
-		{"/model/layers/0/self_attn/k_proj/weight", "base", "data"}, // [32, 64]
-		{"/model/layers/0/mlp/gate_proj/weight", "base", "data"},    // [172, 64]: 172 % 4 == 0
-		{"/model/norm/weight", "base", "data"},                      // [64]
-		{"/tuners/lora/model/layers/0/self_attn/q_proj/lora_A", "adapter", "replicated"},
-		{"/tuners/lora/model/layers/0/self_attn/q_proj/lora_B", "adapter", "replicated"},
-		{"/tuners/lora/#enabled", "state", "replicated"},
-		{"/optimizer/adam_m/tuners/lora/model/layers/0/self_attn/q_proj/lora_B", "optimizer", "replicated"},
-		{"/optimizer/grad_acc/tuners/lora/model/layers/0/self_attn/q_proj/lora_A", "optimizer", "replicated"},
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, m, ds := setupWith(t, tc.cfg(), data.TextConfig{SeqLen: 16, BatchSize: 8, Seed: 7})
+			tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 1, NoProgress: true, GradAccum: 2,
+				Parallel: train.Parallel{Devices: tc.devices, Emulate: true, FSDP: tc.fsdp}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := tr.Plan()
+			for _, w := range tc.want {
+				spec, ok := plan.Vars[w.name]
+				if !ok {
+					t.Fatalf("no spec for %s; plan:\n%s", w.name, plan)
+				}
+				got := rep
+				if !spec.IsReplicated() {
+					got = strings.Join(spec.Axes[0], ",")
+				}
+				if plan.Kinds[w.name] != w.kind || got != w.spec {
+					t.Errorf("%s: %s/%s, want %s/%s", w.name, plan.Kinds[w.name], got, w.kind, w.spec)
+				}
+			}
+			for name, spec := range plan.Vars {
+				// Without FSDP all are replicated; adapters always are; optimizer state follows
+				// its owner's spec.
+				if !tc.fsdp && !spec.IsReplicated() {
+					t.Errorf("without FSDP %s is sharded: %s", name, spec)
+				}
+				if plan.Kinds[name] == "adapter" && !spec.IsReplicated() {
+					t.Errorf("adapter %s is sharded: %s", name, spec)
+				}
+				if plan.Kinds[name] == "optimizer" { // "/optimizer/<state>/<owner>"
+					owner := "/" + strings.SplitN(name, "/", 4)[3]
+					if spec != plan.Vars[owner] {
+						t.Errorf("%s: spec %s, its variable %s has %s", name, train.SpecString(spec), owner, train.SpecString(plan.Vars[owner]))
+					}
+				}
+			}
+			if n := len(plan.Vars); n != len(slices.Collect(ctx.IterVariables())) {
+				t.Errorf("plan has %d specs for %d variables", n, len(slices.Collect(ctx.IterVariables())))
+			}
+		})
 	}
-	for _, w := range want {
-		spec, ok := plan.Vars[w.name]
-		if !ok {
-			t.Fatalf("no spec for %s; plan:\n%s", w.name, plan)
-		}
-		got := "replicated"
-		if !spec.IsReplicated() {
-			got = strings.Join(spec.Axes[0], ",")
-		}
-		if plan.Kinds[w.name] != w.kind || got != w.spec {
-			t.Errorf("%s: %s/%s, want %s/%s", w.name, plan.Kinds[w.name], got, w.kind, w.spec)
-		}
-	}
-	// Without FSDP every base weight is replicated; a batch that does not split is an error.
+	// A batch that does not split over the devices is an error naming the fix.
+	ctx, _, ds := setup(t, &lora.Config{Rank: 4, Seed: 11}, data.TextConfig{SeqLen: 16, BatchSize: 4, Seed: 7})
 	noFSDP, err := train.NewPlan(ctx, train.Parallel{Devices: 4})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for name, spec := range noFSDP.Vars {
-		if !spec.IsReplicated() {
-			t.Errorf("without FSDP %s is sharded: %s", name, spec)
-		}
 	}
 	b, _ := ds.TrainBatch(0, 0)
 	b.B, b.S = 3, len(b.Tokens)/3 // 3 rows over 4 devices

@@ -85,6 +85,9 @@ func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) [
 			values[i] = v.ValueGraph(g)
 		}
 		grads := Gradient(loss, values...)
+		for i := range grads { // gradients, moments and the update in float32 (bf16 weights too)
+			grads[i] = ConvertDType(grads[i], dtypes.Float32)
+		}
 		if !apply {
 			for i, v := range t.vars {
 				acc := stateVar(ctx, scopeAccum, v)
@@ -124,7 +127,7 @@ func (t *Trainer) adamW(ctx *context.Context, v *context.Variable, grad, update,
 	cfg := t.cfg
 	g := grad.Graph()
 	m1, m2 := stateVar(ctx, scopeMoment1, v), stateVar(ctx, scopeMoment2, v)
-	w := v.ValueGraph(g)
+	w := ConvertDType(v.ValueGraph(g), dtypes.Float32) // a no-op for float32 weights
 	m := Add(MulScalar(m1.ValueGraph(g), cfg.Beta1), MulScalar(grad, 1-cfg.Beta1))
 	s := Add(MulScalar(m2.ValueGraph(g), cfg.Beta2), MulScalar(Square(grad), 1-cfg.Beta2))
 	step := Div(Mul(m, bias1), AddScalar(Sqrt(Mul(s, bias2)), cfg.Epsilon))
@@ -132,7 +135,7 @@ func (t *Trainer) adamW(ctx *context.Context, v *context.Variable, grad, update,
 		step = Add(step, MulScalar(w, cfg.WeightDecay))
 	}
 	keep := func(newV, old *Node) *Node { return Where(update, newV, old) }
-	v.SetValueGraph(keep(Sub(w, Mul(step, lr)), w))
+	v.SetValueGraph(keep(ConvertDType(Sub(w, Mul(step, lr)), v.DType()), v.ValueGraph(g)))
 	m1.SetValueGraph(keep(m, m1.ValueGraph(g)))
 	m2.SetValueGraph(keep(s, m2.ValueGraph(g)))
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/goswift/goswift/swift/tokenizers"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
+	"github.com/goswift/goswift/swift/tuners/full"
 	"github.com/goswift/goswift/swift/tuners/lora"
 )
 
@@ -421,43 +422,69 @@ func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
 // TestBF16Training: base weights and activations in bfloat16 (the GPU recipe; simplego runs
 // bf16 too), adapters/optimizer/loss in float32: the first loss is within 2% of float32's and
 // training lowers it.
+// TestBF16Training: a bf16 base trains with float32 optimizer state, under LoRA (float32
+// adapters) and under full fine-tuning (bf16 weights updated from a float32 AdamW step); the
+// first loss is within 2% of float32's and the loss falls.
 func TestBF16Training(t *testing.T) {
-	losses := func(dtype dtypes.DType) []float64 {
-		ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ck.Close()
-		ctx := context.New()
-		if err := models.LoadVariables(ctx, ck, models.LoadOptions{DType: dtype}); err != nil {
-			t.Fatal(err)
-		}
-		m := models.New(ck.Config)
-		if _, err := tuners.BuildAndAttach(&lora.Config{Rank: 8, Seed: 1}, ctx, m); err != nil {
-			t.Fatal(err)
-		}
-		_, _, ds := setup(t, &lora.Config{}, data.TextConfig{SeqLen: 32, BatchSize: 4, Seed: 9})
-		tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 8, LR: 3e-3, NoProgress: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []float64
-		for range 8 {
-			r, err := tr.Step()
-			if err != nil {
-				t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		cfg  func() tuners.Config
+		lr   float64
+	}{
+		{"lora", func() tuners.Config { return &lora.Config{Rank: 8, Seed: 1} }, 3e-3},
+		{"full", func() tuners.Config { return &full.Config{} }, 1e-3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			losses := func(dtype dtypes.DType) []float64 {
+				ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ck.Close()
+				ctx := context.New()
+				if err := models.LoadVariables(ctx, ck, models.LoadOptions{DType: dtype}); err != nil {
+					t.Fatal(err)
+				}
+				m := models.New(ck.Config)
+				if _, err := tuners.BuildAndAttach(tc.cfg(), ctx, m); err != nil {
+					t.Fatal(err)
+				}
+				_, _, ds := setup(t, &lora.Config{}, data.TextConfig{SeqLen: 32, BatchSize: 4, Seed: 9})
+				tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 8, LR: tc.lr, NoProgress: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []float64
+				for range 8 {
+					r, err := tr.Step()
+					if err != nil {
+						t.Fatalf("%s step: %v", dtype, err)
+					}
+					out = append(out, r.Loss)
+				}
+				moments := 0
+				ctx.EnumerateVariables(func(v *context.Variable) {
+					if strings.Contains(v.Scope(), "/optimizer/adam_") {
+						moments++
+						if v.DType() != dtypes.Float32 {
+							t.Errorf("optimizer state %s is %s, want float32", v.ScopeAndName(), v.DType())
+						}
+					}
+				})
+				if moments == 0 {
+					t.Fatal("no AdamW moments found under /optimizer/adam_*")
+				}
+				return out
 			}
-			out = append(out, r.Loss)
-		}
-		return out
-	}
-	f32, bf16 := losses(dtypes.Float32), losses(dtypes.BFloat16)
-	t.Logf("f32 %.4f -> %.4f; bf16 %.4f -> %.4f", f32[0], f32[7], bf16[0], bf16[7])
-	if math.Abs(bf16[0]-f32[0]) > 0.02*f32[0] {
-		t.Fatalf("first bf16 loss %.4f vs f32 %.4f", bf16[0], f32[0])
-	}
-	if (bf16[5]+bf16[6]+bf16[7])/3 >= (bf16[0]+bf16[1]+bf16[2])/3 {
-		t.Fatalf("bf16 training did not lower the loss: %v", bf16)
+			f32, bf16 := losses(dtypes.Float32), losses(dtypes.BFloat16)
+			t.Logf("f32 %.4f -> %.4f; bf16 %.4f -> %.4f", f32[0], f32[7], bf16[0], bf16[7])
+			if math.Abs(bf16[0]-f32[0]) > 0.02*f32[0] {
+				t.Fatalf("first bf16 loss %.4f vs f32 %.4f", bf16[0], f32[0])
+			}
+			if (bf16[5]+bf16[6]+bf16[7])/3 >= (bf16[0]+bf16[1]+bf16[2])/3 {
+				t.Fatalf("bf16 training did not lower the loss: %v", bf16)
+			}
+		})
 	}
 }
 

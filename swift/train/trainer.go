@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
@@ -58,6 +60,11 @@ type LogRecord struct {
 // optimizer state is created (zeros) in ctx under /optimizer, so checkpoints hold it.
 func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds data.Dataset, cfg Config) (*Trainer, error) {
 	cfg = cfg.WithDefaults()
+	par, err := cfg.Parallel.Resolve(backend) // Devices: AllDevices -> the backend's count
+	if err != nil {
+		return nil, errors.WithMessage(err, "train")
+	}
+	cfg.Parallel = par
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -82,13 +89,12 @@ func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds
 	for _, v := range t.vars {
 		for _, s := range scopes {
 			c := ctx.InAbsPath(s + v.Scope()).Checked(false)
-			c.VariableWithValue(v.Name(), tensors.FromShape(v.Shape())).SetTrainable(false)
+			c.VariableWithValue(v.Name(), tensors.FromShape(optimizerStateShape(v.Shape()))).SetTrainable(false)
 		}
 	}
 	if err := ctx.SetRNGStateFromSeed(cfg.Seed); err != nil {
 		return nil, errors.Wrap(err, "train: seeding the RNG")
 	}
-	var err error
 	if t.applyStep, err = context.NewExec(backend, ctx, t.buildStep(true)); err != nil {
 		return nil, errors.Wrap(err, "train: building the step graph")
 	}
@@ -106,6 +112,14 @@ func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds
 		}
 	}
 	return t, nil
+}
+
+// optimizerStateShape is the shape of the optimizer state (AdamW moments, gradient
+// accumulators) of a trainable variable of shape s: the same dimensions, always float32 — a
+// bf16 (or other low-precision) trainable keeps f32 optimizer state, as mixed-precision
+// training wants (bf16 second moments underflow and lose the update's scale).
+func optimizerStateShape(s shapes.Shape) shapes.Shape {
+	return shapes.Make(dtypes.Float32, s.Dimensions...)
 }
 
 // Config returns the trainer's configuration, defaults filled in.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -57,7 +58,7 @@ type trainArgs struct {
 	SaveEvery   int     `json:"save_every"`
 
 	DType    string `json:"dtype,omitempty"`   // base weights/activations: f32 or bf16
-	Devices  int    `json:"devices,omitempty"` // data-parallel devices (XLA)
+	Devices  int    `json:"devices,omitempty"` // data-parallel devices (XLA); -1: all (--devices all)
 	FSDP     bool   `json:"fsdp,omitempty"`    // shard parameters and optimizer state too
 	Emulate  bool   `json:"emulate,omitempty"` // run the device shards one after another (CPU)
 	GradCkpt bool   `json:"grad_checkpoint,omitempty"`
@@ -76,10 +77,38 @@ func (t *trainArgs) flags(fs *flag.FlagSet) {
 	fs.IntVar(&t.EvalEvery, "eval-every", 50, "held-out evaluation every N steps (0: start and end only)")
 	fs.IntVar(&t.SaveEvery, "save-every", 100, "checkpoint every N steps (0: at the end only)")
 	fs.StringVar(&t.DType, "dtype", "f32", "base weights and activations: f32 or bf16 (adapters, optimizer and loss stay f32)")
-	fs.IntVar(&t.Devices, "devices", 0, "data-parallel devices on the XLA backend (0: one device, no SPMD)")
+	fs.Var(devicesFlag{&t.Devices}, "devices", "data-parallel devices on the XLA backend: a count, or `all` (also -1) for every device of the backend (0: one device, no SPMD)")
 	fs.BoolVar(&t.FSDP, "fsdp", false, "with --devices: shard parameters and optimizer state along the data axis")
 	fs.BoolVar(&t.Emulate, "emulate-devices", false, "with --devices: run the shards one after another on one device (CPU semantics)")
 	fs.BoolVar(&t.GradCkpt, "grad-checkpoint", false, "recompute each block's activations in the backward pass (less memory)")
+}
+
+// devicesFlag parses --devices: a count >= 0, or "all" / -1 (train.AllDevices: every device of
+// the backend, counted when the trainer is built).
+type devicesFlag struct{ n *int }
+
+func (d devicesFlag) String() string {
+	switch {
+	case d.n == nil:
+		return "0"
+	case *d.n == train.AllDevices:
+		return "all"
+	}
+	return strconv.Itoa(*d.n)
+}
+
+func (d devicesFlag) Set(s string) error {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "all" {
+		*d.n = train.AllDevices
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < train.AllDevices {
+		return errors.Errorf("--devices %q: want a device count >= 0, or all (-1) for every device of the backend", s)
+	}
+	*d.n = n
+	return nil
 }
 
 // weights is how the base is stored.
