@@ -39,6 +39,10 @@ type trainerState struct {
 	Step   int               `json:"step"`
 	Config Config            `json:"config"`
 	Raw    map[string]rawVar `json:"raw_vars,omitempty"` // non-float32 state (RNG)
+	// Config.ActiveSet runs: the key of the set whose optimizer state the checkpoint holds,
+	// and the step each of those variables' moments were created at (bias correction).
+	ActiveSet   string         `json:"active_set,omitempty"`
+	MomentStart map[string]int `json:"moment_start,omitempty"`
 }
 
 // stateVariables are what a checkpoint holds: every variable except the frozen base weights
@@ -68,7 +72,8 @@ func (t *Trainer) SaveCheckpoint() (string, error) {
 		}
 	}
 	err := atomicfile.WriteDir(dir, func(tmp string) error {
-		st := trainerState{Step: t.step, Config: t.cfg, Raw: map[string]rawVar{}}
+		st := trainerState{Step: t.step, Config: t.cfg, Raw: map[string]rawVar{},
+			ActiveSet: t.activeKey, MomentStart: t.momentStart}
 		var ts []weights.Tensor
 		for _, v := range stateVariables(t.ctx) {
 			val, err := v.Value()
@@ -148,7 +153,8 @@ func LatestCheckpoint(runDir string) (string, error) {
 
 // Resume restores a checkpoint (a checkpoint directory, or a run directory: its latest) into
 // the trainer: every state variable, and the step count. The data order is a function of the
-// step, so the run continues exactly.
+// step, so the run continues exactly. With Config.ActiveSet the checkpoint's active set (that
+// of its last step) is recreated first, so the optimizer state it holds has somewhere to go.
 func (t *Trainer) Resume(path string) error {
 	dir, err := LatestCheckpoint(path)
 	if err != nil {
@@ -161,6 +167,9 @@ func (t *Trainer) Resume(path string) error {
 	var st trainerState
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return errors.Wrapf(err, "train: resume: %s", filepath.Join(dir, stateFile))
+	}
+	if err := t.restoreActive(st, dir); err != nil {
+		return err
 	}
 	src, err := weights.OpenSafetensors(filepath.Join(dir, stateWeightsFile))
 	if err != nil {

@@ -37,6 +37,16 @@ type Config struct {
 	// gives B a larger rate, LISA switches whole layers on and off (0). The multipliers are a
 	// graph input, so changing them never recompiles.
 	LRMultiplier func(step int, v *context.Variable) float64 `json:"-"`
+
+	// ActiveSet, if set, says which trainable variables train at step (0-based): LISA's
+	// always-trained parts plus the interval's decoder blocks (tuners.ActiveSet fills it from
+	// the tuners). key names the subset (equal keys, equal subsets; never ""). The step graph
+	// takes gradients of the active variables only and AdamW keeps moments (and gradient
+	// accumulators) only for them: when the key changes the trainer drops the state of the
+	// variables that leave, creates zero state for those that join (their bias correction
+	// restarts at their first step) and compiles a step graph for the new set. nil: every
+	// trainable variable, one graph for the run.
+	ActiveSet func(step int) (key string, active func(v *context.Variable) bool) `json:"-"`
 }
 
 // WithDefaults fills zero fields.

@@ -24,6 +24,22 @@
 // directory to a temporary name and renamed, with OutputDir/latest naming the newest. Data order
 // is a pure function of the step, so Resume continues bit-identically on the CPU backend.
 //
+// # Active sets (LISA)
+//
+// Config.ActiveSet (tuners.ActiveSet: LISA) lets a run train a changing subset of the trainable
+// variables. The step graph then takes the gradient of the active variables only and AdamW
+// keeps state only for them, so the memory held is the weights plus the active subset's
+// gradients and moments. When the set's key changes (activeset.go) the trainer frees the state
+// of the variables that leave, creates zero state for those that join — their bias correction
+// counts their own steps from there, as a re-created optimizer group would — and builds step
+// executables for the new set (a recompile per new set; a set's executables are dropped when
+// it is left, since they name optimizer variables that no longer exist). Checkpoints hold the
+// set's key and each moment's first step; Resume recreates the set of the checkpoint's last
+// step before loading. Without ActiveSet nothing of this runs: one graph over every trainable
+// variable, as before. Emulated data parallelism follows the set (the planner gives new state
+// its owner's spec); on real devices the same code sets the spec and reconfigures the new
+// executables, unverified without a multi-device backend.
+//
 // # Data parallelism
 //
 // Config.Parallel runs the same step on a device mesh through XLA's SPMD partitioner (GoMLX

@@ -49,8 +49,8 @@ const (
 	inWeights
 	inInvTotal // scalar: 1 / (weighted positions in the whole accumulated batch)
 	inLR       // scalar learning rate for this step
-	inBias1    // scalar 1/(1−β1^t)
-	inBias2    // scalar 1/(1−β2^t)
+	inBias1    // scalar 1/(1−β1^t); with Config.ActiveSet [len(vars)], t counted per variable
+	inBias2    // scalar 1/(1−β2^t); with Config.ActiveSet [len(vars)], as inBias1
 	inLRScale  // [len(vars)] per-variable learning-rate multipliers for this step
 	numInputs
 	// A batch with images ([B, K, C, H, W] float32, a vision-language model) passes them as one
@@ -70,8 +70,14 @@ func optionalInput(in []*Node, i int) *Node {
 // gradients, clips by global norm and applies AdamW — skipping the update entirely when the
 // gradient norm is not finite, so a NaN never reaches the weights.
 //
+// vars are the variables it trains (every trainable variable, or Config.ActiveSet's subset):
+// the gradient is taken with respect to them only, so a frozen weight costs no weight-gradient
+// matmul, and only their optimizer state is read and written. perVarBias: the bias-correction
+// inputs are [len(vars)] vectors (each variable's own step count since its moments were
+// created) instead of scalars.
+//
 // Outputs: [loss sum, weighted count] (+ [gradient norm] when applying).
-func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) []*Node {
+func (t *Trainer) buildStep(apply bool, vars []*context.Variable, perVarBias bool) func(ctx *context.Context, in []*Node) []*Node {
 	cfg := t.cfg
 	return func(ctx *context.Context, in []*Node) []*Node {
 		g := in[0].Graph()
@@ -80,8 +86,8 @@ func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) [
 			Segments: in[inSegments], Images: optionalInput(in, numInputs)}) // [B, S, V]
 		sum, count := xent.TokenLoss(logits, in[inTargets], in[inWeights])
 		loss := Mul(sum, in[inInvTotal])
-		values := make([]*Node, len(t.vars))
-		for i, v := range t.vars {
+		values := make([]*Node, len(vars))
+		for i, v := range vars {
 			values[i] = v.ValueGraph(g)
 		}
 		grads := Gradient(loss, values...)
@@ -89,14 +95,14 @@ func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) [
 			grads[i] = ConvertDType(grads[i], dtypes.Float32)
 		}
 		if !apply {
-			for i, v := range t.vars {
+			for i, v := range vars {
 				acc := stateVar(ctx, scopeAccum, v)
 				acc.SetValueGraph(Add(acc.ValueGraph(g), grads[i]))
 			}
 			return []*Node{sum, count}
 		}
-		if cfg.GradAccum > 1 {
-			for i, v := range t.vars {
+		if t.accumulates() { // the earlier micro-steps' (or shards') gradients
+			for i, v := range vars {
 				acc := stateVar(ctx, scopeAccum, v)
 				grads[i] = Add(acc.ValueGraph(g), grads[i])
 				acc.SetValueGraph(ZerosLike(grads[i]))
@@ -112,11 +118,16 @@ func (t *Trainer) buildStep(apply bool) func(ctx *context.Context, in []*Node) [
 			factor = Min(factor, Div(Scalar(g, dtypes.Float32, cfg.ClipNorm), AddScalar(norm, 1e-6)))
 		}
 		finite := LogicalAnd(IsFinite(norm), IsFinite(sum))
-		for i, v := range t.vars {
-			scale := Reshape(Gather(in[inLRScale], Const(g, []int32{int32(i)}))) // scalar
-			// A variable whose multiplier is 0 this step (LISA) keeps its weights and moments.
+		pick := func(x *Node, i int) *Node { return Reshape(Gather(x, Const(g, []int32{int32(i)}))) } // scalar
+		for i, v := range vars {
+			scale := pick(in[inLRScale], i)
+			// A variable whose multiplier is 0 this step keeps its weights and moments.
 			update := LogicalAnd(finite, GreaterThan(scale, ZerosLike(scale)))
-			t.adamW(ctx, v, Mul(grads[i], factor), update, Mul(in[inLR], scale), in[inBias1], in[inBias2])
+			bias1, bias2 := in[inBias1], in[inBias2]
+			if perVarBias {
+				bias1, bias2 = pick(bias1, i), pick(bias2, i)
+			}
+			t.adamW(ctx, v, Mul(grads[i], factor), update, Mul(in[inLR], scale), bias1, bias2)
 		}
 		return []*Node{sum, count, norm}
 	}
@@ -140,7 +151,8 @@ func (t *Trainer) adamW(ctx *context.Context, v *context.Variable, grad, update,
 	m2.SetValueGraph(keep(s, m2.ValueGraph(g)))
 }
 
-// stateVar is the optimizer state variable of v under scope (it must exist: created by New).
+// stateVar is the optimizer state variable of v under scope (it must exist: created by New,
+// or when v joined the active set).
 func stateVar(ctx *context.Context, scope string, v *context.Variable) *context.Variable {
 	sv := ctx.GetVariableByScopeAndName(scope+v.Scope(), v.Name())
 	if sv == nil {

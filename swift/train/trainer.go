@@ -32,7 +32,10 @@ type Trainer struct {
 	cfg     Config
 
 	vars                  []*context.Variable // trainable, sorted by scope/name
-	accumulate, applyStep *context.Exec
+	active                []int               // indices into vars of those that train now (all without Config.ActiveSet)
+	activeKey             string              // Config.ActiveSet's key of active ("" without it)
+	momentStart           map[string]int      // ActiveSet runs: the step each active variable's moments were created at
+	accumulate, applyStep *context.Exec       // the step graphs of the active set
 	eval                  *context.Exec
 	plan                  *Plan // nil on one device
 
@@ -57,7 +60,8 @@ type LogRecord struct {
 }
 
 // New prepares a trainer. The trainable variables (v.Trainable) are what it trains; their
-// optimizer state is created (zeros) in ctx under /optimizer, so checkpoints hold it.
+// optimizer state is created (zeros) in ctx under /optimizer, so checkpoints hold it. With
+// Config.ActiveSet only step 0's active subset gets optimizer state (see activeset.go).
 func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds data.Dataset, cfg Config) (*Trainer, error) {
 	cfg = cfg.WithDefaults()
 	par, err := cfg.Parallel.Resolve(backend) // Devices: AllDevices -> the backend's count
@@ -81,27 +85,26 @@ func New(backend backends.Backend, ctx *context.Context, model *models.Model, ds
 		return nil, errors.New("train: no trainable variables (attach a tuner first)")
 	}
 	sort.Slice(t.vars, func(i, j int) bool { return t.vars[i].ScopeAndName() < t.vars[j].ScopeAndName() })
-	emulated := cfg.Parallel.degree() > 1 && cfg.Parallel.Emulate
-	scopes := []string{scopeMoment1, scopeMoment2}
-	if cfg.GradAccum > 1 || emulated {
-		scopes = append(scopes, scopeAccum)
+	t.active = make([]int, len(t.vars))
+	for i := range t.vars {
+		t.active[i] = i
 	}
-	for _, v := range t.vars {
-		for _, s := range scopes {
-			c := ctx.InAbsPath(s + v.Scope()).Checked(false)
-			c.VariableWithValue(v.Name(), tensors.FromShape(optimizerStateShape(v.Shape()))).SetTrainable(false)
+	if cfg.ActiveSet != nil {
+		if t.activeKey, t.active, err = t.activeAt(0); err != nil {
+			return nil, err
+		}
+		t.momentStart = map[string]int{}
+	}
+	for _, i := range t.active {
+		if err := t.createState(t.vars[i], 0); err != nil {
+			return nil, err
 		}
 	}
 	if err := ctx.SetRNGStateFromSeed(cfg.Seed); err != nil {
 		return nil, errors.Wrap(err, "train: seeding the RNG")
 	}
-	if t.applyStep, err = context.NewExec(backend, ctx, t.buildStep(true)); err != nil {
-		return nil, errors.Wrap(err, "train: building the step graph")
-	}
-	if cfg.GradAccum > 1 || emulated {
-		if t.accumulate, err = context.NewExec(backend, ctx, t.buildStep(false)); err != nil {
-			return nil, errors.Wrap(err, "train: building the accumulation graph")
-		}
+	if err := t.buildStepExecs(); err != nil {
+		return nil, err
 	}
 	if t.eval, err = context.NewExec(backend, ctx, t.buildEval()); err != nil {
 		return nil, errors.Wrap(err, "train: building the eval graph")
@@ -181,18 +184,20 @@ func (t *Trainer) Step() (res StepResult, err error) {
 	if total == 0 {
 		return res, errors.Errorf("train: step %d has no target tokens (every loss weight is 0)", t.step)
 	}
+	if err := t.syncActive(t.step); err != nil {
+		return res, err
+	}
 	c := t.cfg
 	res.LR, res.Tokens = c.LearningRate(t.step), total
-	n := float64(t.step + 1)
-	scales := make([]float32, len(t.vars))
-	for i, v := range t.vars {
-		scales[i] = 1
+	scales := make([]float32, len(t.active))
+	for j, i := range t.active {
+		scales[j] = 1
 		if c.LRMultiplier != nil {
-			scales[i] = float32(c.LRMultiplier(t.step, v))
+			scales[j] = float32(c.LRMultiplier(t.step, t.vars[i]))
 		}
 	}
-	scalars := []any{float32(1 / float64(total)), float32(res.LR),
-		float32(1 / (1 - math.Pow(c.Beta1, n))), float32(1 / (1 - math.Pow(c.Beta2, n))), scales}
+	bias1, bias2 := t.biasInputs()
+	scalars := []any{float32(1 / float64(total)), float32(res.LR), bias1, bias2, scales}
 	sum := 0.0
 	for i, b := range batches {
 		outs, err := t.runMicro(b, scalars, i == len(batches)-1)
@@ -277,11 +282,7 @@ func (t *Trainer) setupParallel() error {
 	if err := plan.applyVariableSpecs(t.ctx); err != nil {
 		return err
 	}
-	for _, e := range []*context.Exec{t.applyStep, t.accumulate} {
-		if e != nil {
-			plan.configureExec(e, numInputs)
-		}
-	}
+	t.configureStepExecs()
 	plan.configureExec(t.eval, inWeights+1)
 	return nil
 }

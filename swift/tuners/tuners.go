@@ -80,6 +80,48 @@ func LRMultiplier(ts ...Tuner) func(step int, v *context.Variable) float64 {
 	}
 }
 
+// ActiveSetter is implemented by tuners that train a changing subset of their trainable
+// variables (LISA: the always-trained parts plus N decoder blocks, redrawn every K steps). key
+// names the subset at step (equal keys, equal subsets); active says which trainable variables
+// are in it. The trainer (train.Config.ActiveSet) takes gradients and keeps optimizer state
+// only for that subset, recompiling its step when the key changes.
+type ActiveSetter interface {
+	ActiveSet(step int) (key string, active func(v *context.Variable) bool)
+}
+
+// ActiveSet combines the active sets of every tuner that has one, for train.Config.ActiveSet
+// (a variable is active when every one of them says so; the key joins theirs with ";"); nil
+// when none has.
+func ActiveSet(ts ...Tuner) func(step int) (string, func(v *context.Variable) bool) {
+	var setters []ActiveSetter
+	for _, t := range ts {
+		if s, ok := Unwrap(t).(ActiveSetter); ok {
+			setters = append(setters, s)
+		}
+	}
+	switch len(setters) {
+	case 0:
+		return nil
+	case 1:
+		return setters[0].ActiveSet
+	}
+	return func(step int) (string, func(v *context.Variable) bool) {
+		keys := make([]string, len(setters))
+		preds := make([]func(*context.Variable) bool, len(setters))
+		for i, s := range setters {
+			keys[i], preds[i] = s.ActiveSet(step)
+		}
+		return strings.Join(keys, ";"), func(v *context.Variable) bool {
+			for _, p := range preds {
+				if !p(v) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+}
+
 // Expander is implemented by tuners that add whole parts to the architecture (LLaMAPro's new
 // decoder blocks): their merged export is the expanded model, a plain checkpoint again.
 type Expander interface {

@@ -1,51 +1,50 @@
 // Package lisa is LISA, layerwise importance sampling (Pan et al. 2024), as a GoSwift tuner:
 // the embeddings, final norm and head always train; of the decoder blocks only N, drawn at
-// random every K steps, train (the others get a learning-rate multiplier of 0 through
-// tuners.LRScaler, so the trainer leaves their weights and optimizer moments untouched). The
-// draw is seeded per interval, so a resumed run draws the same layers.
+// random every K steps, train. The draw is seeded per interval, so a resumed run draws the
+// same layers.
 //
-// # Limitation: no memory saving over full fine-tuning (yet)
+// # What it saves
 //
-// LISA's point is memory: only the active layers need gradients and AdamW moments. Here it
-// saves none, and its peak memory equals the full tuner's (benchmark suite, stories15M 4×128:
-// lisa 1.15 GB, full 1.15 GB; step time 0.92 s vs 0.94 s). What it gives today is LISA's
-// optimisation behaviour (which layers learn when), not its footprint. The reasons:
+// LISA implements tuners.ActiveSetter: ActiveSet(step) names the interval's active blocks
+// ("layers 1,4", sorted) and says which variables train (those blocks and every non-block
+// weight). Given to the trainer as train.Config.ActiveSet (tuners.ActiveSet(tn)), it makes the
+// step graph take the gradient of the active variables only — the inactive blocks' weight
+// gradients are never computed, and blocks below the lowest active one get no backward pass at
+// all — and keeps AdamW moments (and gradient accumulators) for the active variables only. The
+// memory held is therefore the weights plus the active subset's gradients and optimizer state:
+// the inactive blocks' 8 bytes per parameter of moments (12 with accumulation) are gone. On the
+// tests' 6-block toy model with 2 blocks active that is 44,160 bytes of optimizer state instead
+// of 106,624 (−59%, TestInactiveLayersUntouched); the saving is the inactive blocks' share of
+// the parameters, so on stories15M (the always-trained 32000×288 embedding is 60% of it) it is
+// small, and on a real model (2 of 32 blocks, blocks ≫ embeddings) it approaches LISA's
+// published figures.
 //
-//   - Trainable reports every base weight, so train.New creates AdamW moments (2× the
-//     parameters, float32) for every decoder block, and keeps them across intervals so that a
-//     resumed run is bit-exact.
-//   - The step graph is built once, in train.New, over all trainable variables, and the
-//     per-variable multipliers are a graph input (so switching layers never recompiles). The
-//     graph therefore takes the gradient of every block's weights (one weight-gradient matmul
-//     per projection) and evaluates the AdamW update for it; a multiplier of 0 only selects
-//     the old values (Where), it does not remove the work or the buffers.
+// What it costs:
 //
-// What a real saving takes (changes in swift/train's trainer.go, config.go, checkpoint.go and
-// step.go, about 150-250 lines; not done):
+//   - A recompile each time the active set changes (once per interval, at its first step): the
+//     step graph is built per set, and a set's executables are dropped when it is left (their
+//     graphs name optimizer variables that no longer exist), so a set drawn again later is
+//     compiled again. Each recompile also leaves a little host memory behind (GoMLX v0.26.0
+//     keeps a variable's per-graph node map until the variable is deleted).
+//   - Moments reset on activation: a block that joins the set starts from zero moments, with its
+//     own AdamW bias correction counted from its first step, as with a fresh torch optimizer
+//     state (LMFlow's LISATrainer re-creates the optimizer at each switch and copies back only
+//     the non-block parameter groups' state). A block that leaves loses its moments; the
+//     always-trained weights keep theirs all run. One difference from LMFlow: a block drawn
+//     again in the very next interval keeps its moments here (LMFlow resets it too).
+//   - The global gradient norm (clipping, the logged grad_norm) is over the active variables
+//     only, as in the reference implementations where frozen layers have no gradient.
 //
-//  1. An "active set" hook: train.Config.ActiveSet func(step int) (key string, active
-//     func(*context.Variable) bool), filled from a new tuners interface that LISA implements
-//     (key = the interval's sorted active layers, e.g. "1,4"; the non-block weights always
-//     active).
-//  2. buildStep over a given subset of the variables instead of all of them (Gradient of the
-//     loss with respect to the subset only — dotgrad then skips the frozen weights' gradient
-//     matmuls — and inLRScale sized to the subset), with the step executables cached per key:
-//     a graph per active set, compiled the first time the set is drawn (with N of L layers
-//     active there are at most C(L, N) of them; in practice one per interval, so a cache of
-//     the last few executables bounds compilation memory).
-//  3. Moments only for the active set: at an interval boundary delete the moments of layers
-//     that leave the set and create zero moments for those that join it. This is what the
-//     reference implementation (LMFlow) does by re-creating the optimizer every interval; it
-//     changes the training trajectory after the first interval compared with this package
-//     (which keeps each layer's moments while it is inactive), so equality with the current
-//     implementation holds only within the first interval.
-//  4. Checkpoints hold the moments that exist; Resume recreates the active set of the saved
-//     step before loading them, which keeps resume exact.
+// Checkpoints hold the moments that exist, the set's key and each moment's first step; Resume
+// recreates the saved step's set before loading them, so a resumed run is bit-exact
+// (TestResumeIsExact, with interval boundaries on both sides and at the resume point).
 //
-// The saving is the inactive blocks' moments (8 bytes per parameter), gradients and update
-// temporaries. On stories15M the always-trained 32000×288 embedding is 60% of the
-// parameters, so the gain would be small there; on a real model (blocks ≫ embeddings, e.g.
-// 2 of 32 layers active) it approaches LISA's published figures.
+// Without train.Config.ActiveSet LISA still trains the same layers through its learning-rate
+// multipliers (tuners.LRScaler: 0 for the inactive blocks), but then the trainer keeps
+// gradients and moments for every block and the memory equals the full tuner's: callers
+// should set both (swift.Train and the benchmark suite fill LRMultiplier from
+// tuners.LRMultiplier; ActiveSet comes from tuners.ActiveSet). Within the first interval and
+// with clipping off the two paths train identically (TestFirstIntervalMatchesMultipliers).
 //
 // Importing the package registers the tuner as "lisa".
 package lisa

@@ -1,7 +1,11 @@
 package lisa
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
@@ -123,7 +127,27 @@ func (l *LISA) LRMultiplier(step int, v *context.Variable) float64 {
 	return 0
 }
 
+// ActiveSet implements tuners.ActiveSetter: the interval's active blocks, keyed
+// "layers i,j" (sorted), and every non-block weight (embeddings, final norm, head), which always
+// trains. train.Config.ActiveSet (tuners.ActiveSet) gives it to the trainer, which then keeps
+// gradients and AdamW moments for this subset only.
+func (l *LISA) ActiveSet(step int) (string, func(*context.Variable) bool) {
+	active := l.ActiveLayers(step)
+	ids := make([]string, len(active))
+	for i, a := range active {
+		ids[i] = strconv.Itoa(a)
+	}
+	key := fmt.Sprintf("layers %s", strings.Join(ids, ","))
+	return key, func(v *context.Variable) bool {
+		i, inBlock := freeze.LayerOf(v.Scope())
+		return !inBlock || slices.Contains(active, i)
+	}
+}
+
 // IdentityAtInit: nothing changes until training.
 func (l *LISA) IdentityAtInit() bool { return true }
 
-var _ tuners.LRScaler = (*LISA)(nil)
+var (
+	_ tuners.LRScaler     = (*LISA)(nil)
+	_ tuners.ActiveSetter = (*LISA)(nil)
+)
