@@ -208,10 +208,14 @@ func (m *Model) LoadAdapter(dir string) (tuners.Tuner, error) {
 func (m *Model) Tuners() []tuners.Tuner { return m.tuners }
 
 // Trainer prepares training of the model's trainable variables on ds; the attached tuners'
-// learning-rate multipliers (LoRA+, LISA) apply unless cfg sets its own.
+// learning-rate multipliers (LoRA+, LISA) and active sets (LISA: gradients and optimizer
+// state only for the interval's layers) apply unless cfg sets its own.
 func (m *Model) Trainer(ds data.Dataset, cfg train.Config) (*train.Trainer, error) {
 	if cfg.LRMultiplier == nil {
 		cfg.LRMultiplier = tuners.LRMultiplier(m.tuners...)
+	}
+	if cfg.ActiveSet == nil {
+		cfg.ActiveSet = tuners.ActiveSet(m.tuners...)
 	}
 	return train.New(m.Backend, m.Ctx, m.Arch, ds, cfg)
 }

@@ -153,6 +153,9 @@ var termNames = [numTerms]string{"HeadTensors", "EmbedCopies", "EmbedTrainCopies
 
 // features returns, for each coefficient, the bytes it multiplies, and the bytes of the terms
 // that are not fitted: activations = Σ coefficient·feature + fixed.
+//
+// trainable is the parameters that take a gradient and keep optimizer state at a step
+// (Prediction.GradientBytes/4; under an active set, LISA, fewer than ParamsTrainable).
 func features(p *plan, in PredictInput, tokens, trainable int64, doraOut float64) (f [numTerms]float64, fixed float64) {
 	c := p.cfg
 	t := float64(tokens)
@@ -165,7 +168,7 @@ func features(p *plan, in PredictInput, tokens, trainable int64, doraOut float64
 		f[2] = 4 * v * h
 	}
 	for i := p.firstGrad; i < p.blocks; i++ {
-		if p.trainBlock(i) {
+		if p.active(i) { // LISA: only the active blocks keep a trained block's tensors
 			f[6] += 4 * t * width
 			f[7] += 4 * t * ff
 			f[8] += 4 * scores
@@ -252,7 +255,7 @@ func Calibrate(results []Result, base MemoryModel, source string) (MemoryModel, 
 		if err != nil {
 			return base, nil, errors.WithMessagef(err, "calibrate %s", r.ID)
 		}
-		f, fixed := features(p, in, int64(in.Batch)*int64(in.Seq), pr.ParamsTrainable, base.doraOut())
+		f, fixed := features(p, in, int64(in.Batch)*int64(in.Seq), pr.GradientBytes/4, base.doraOut())
 		meas := *r.TrainingHeapBytes
 		rows = append(rows, row{f: f, target: float64(meas-pr.AccountedBytes) - fixed, w: 1 / float64(meas), id: r.ID,
 			meas: meas, in: in, p: p})
@@ -303,7 +306,7 @@ func Calibrate(results []Result, base MemoryModel, source string) (MemoryModel, 
 	var res []Residual
 	for _, r := range rows {
 		pr, _ := Predict(r.in)
-		total := pr.AccountedBytes + m.activations(r.p, r.in, int64(r.in.Batch)*int64(r.in.Seq), pr.ParamsTrainable)
+		total := pr.AccountedBytes + m.activations(r.p, r.in, int64(r.in.Batch)*int64(r.in.Seq), pr.GradientBytes/4)
 		res = append(res, Residual{ID: r.id, Measured: r.meas, Predicted: total})
 	}
 	return m, res, nil

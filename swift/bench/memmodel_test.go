@@ -27,7 +27,7 @@ func TestCalibrateRecoversModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		plan, _ := newPlan(in)
-		heap := p.AccountedBytes + truth.activations(plan, in, int64(spec.Batch*spec.Seq), p.ParamsTrainable)
+		heap := p.AccountedBytes + truth.activations(plan, in, int64(spec.Batch*spec.Seq), p.GradientBytes/4)
 		results = append(results, Result{ID: spec.ID(), Engine: "goswift", Status: "ok", Kind: spec.Kind,
 			Technique: spec.Technique, Shape: spec.Shape, Config: cfg, Batch: spec.Batch, Seq: spec.Seq, Rank: spec.Rank,
 			DType: "f32", TrainingHeapBytes: i64(heap), Accounted: &Accounted{Total: p.AccountedBytes}})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/tuners"
+	"github.com/goswift/goswift/swift/tuners/lisa"
 	"github.com/goswift/goswift/swift/tuners/qlora"
 )
 
@@ -50,6 +51,7 @@ type projection struct {
 	bias          bool
 	quantized     bool // stored packed (QLoRA)
 	trainable     bool // its base weight trains
+	active        bool // its base weight takes a gradient and has optimizer state this step
 	adapterParams int64
 }
 
@@ -59,14 +61,19 @@ type plan struct {
 	blocks     int            // decoder blocks after the tuner (LLaMAPro inserts some)
 	firstGrad  int            // first block on the gradient path (blocks before it keep no activations)
 	trainBlock func(int) bool // whether block i's base weights train
-	newBlock   func(int) bool // whether block i is a tuner's new block (LLaMAPro)
-	targets    []string       // LoRA-family targets
-	rank       int64
-	dora       bool
-	quant      *qlora.Quantization
-	adapterDim int64
-	adapterPos int64 // sub-layers with an adapter per block
-	embedTrain bool  // embeddings (and the tied head) train
+	// activeBlock says whether block i's base weights take gradients and keep optimizer state
+	// at a step (nil: trainBlock). LISA trains every block but only N at a time (an active set,
+	// train.Config.ActiveSet); which N does not matter to the model (the blocks are alike), so
+	// it counts the first N.
+	activeBlock func(int) bool
+	newBlock    func(int) bool // whether block i is a tuner's new block (LLaMAPro)
+	targets     []string       // LoRA-family targets
+	rank        int64
+	dora        bool
+	quant       *qlora.Quantization
+	adapterDim  int64
+	adapterPos  int64 // sub-layers with an adapter per block
+	embedTrain  bool  // embeddings (and the tied head) train
 }
 
 // newPlan reads what a technique does from its tuner config.
@@ -84,9 +91,20 @@ func newPlan(in PredictInput) (*plan, error) {
 	}
 	_ = decodeInto(tcfg, &lc)
 	switch in.Technique.Tuner {
-	case "full", "lisa":
+	case "full":
 		p.embedTrain = true
 		p.trainBlock = func(int) bool { return true }
+	case "lisa":
+		var lc lisa.Config
+		_ = decodeInto(tcfg, &lc)
+		n := lc.ActivatedLayers
+		if n == 0 {
+			n = 2 // lisa's default
+		}
+		p.embedTrain = true // the non-block weights are always in the active set
+		p.trainBlock = func(int) bool { return true }
+		p.activeBlock = func(i int) bool { return i < n }
+		// firstGrad stays 0: the embeddings train, so the gradient path reaches every block.
 	case "freeze":
 		var fc struct {
 			Layers int      `json:"trainable_layers"`
@@ -161,6 +179,14 @@ func newPlan(in PredictInput) (*plan, error) {
 	return p, nil
 }
 
+// active says whether block i's base weights take gradients and keep optimizer state.
+func (p *plan) active(i int) bool {
+	if p.activeBlock != nil {
+		return p.activeBlock(i)
+	}
+	return p.trainBlock(i)
+}
+
 func decodeInto(cfg tuners.Config, v any) error {
 	raw, err := json.Marshal(cfg)
 	if err != nil {
@@ -173,13 +199,13 @@ func decodeInto(cfg tuners.Config, v any) error {
 func (p *plan) projections(i int) []projection {
 	c := p.cfg
 	h, q, kv, ff := int64(c.HiddenSize), int64(c.QDim()), int64(c.KVDim()), int64(c.IntermediateSize)
-	ps := []projection{{"q_proj", h, q, c.AttentionBias, false, false, 0}, {"k_proj", h, kv, c.AttentionBias, false, false, 0},
-		{"v_proj", h, kv, c.AttentionBias, false, false, 0}, {"o_proj", q, h, false, false, false, 0},
-		{"gate_proj", h, ff, false, false, false, 0}, {"up_proj", h, ff, false, false, false, 0},
-		{"down_proj", ff, h, false, false, false, 0}}
+	ps := []projection{{name: "q_proj", in: h, out: q, bias: c.AttentionBias}, {name: "k_proj", in: h, out: kv, bias: c.AttentionBias},
+		{name: "v_proj", in: h, out: kv, bias: c.AttentionBias}, {name: "o_proj", in: q, out: h},
+		{name: "gate_proj", in: h, out: ff}, {name: "up_proj", in: h, out: ff}, {name: "down_proj", in: ff, out: h}}
 	for k := range ps {
 		pr := &ps[k]
 		pr.trainable = p.trainBlock(i)
+		pr.active = pr.trainable && p.active(i)
 		pr.quantized = p.quant != nil && !p.newBlock(i)
 		if p.rank > 0 && slices.Contains(p.targets, pr.name) && !p.newBlock(i) {
 			pr.adapterParams = p.rank * (pr.in + pr.out)
@@ -232,19 +258,24 @@ func Predict(in PredictInput) (*Prediction, error) {
 	h, v := int64(c.HiddenSize), int64(c.VocabSize)
 	tokens := int64(in.Batch) * int64(in.Seq)
 	pr := &Prediction{}
-	var trainable, weights int64
-	addParams := func(n, bytes int64, train bool) {
+	// trainable counts the parameters that train (tuners.CountParams), stateful those that take
+	// a gradient and keep AdamW state at a step (fewer under an active set: LISA).
+	var trainable, stateful, weights int64
+	addParams := func(n, bytes int64, train, state bool) {
 		pr.ParamsTotal += n
 		weights += bytes
 		if train {
 			trainable += n
 		}
+		if train && state {
+			stateful += n
+		}
 	}
 	// Embeddings (the tied head reads them), final norm, untied head.
-	addParams(v*h, v*h*wBytes, p.embedTrain)
-	addParams(h, h*wBytes, p.embedTrain)
+	addParams(v*h, v*h*wBytes, p.embedTrain, true)
+	addParams(h, h*wBytes, p.embedTrain, true)
 	if !c.TieWordEmbeddings {
-		addParams(v*h, v*h*wBytes, p.embedTrain)
+		addParams(v*h, v*h*wBytes, p.embedTrain, true)
 	}
 	var linearParams, trainLinear, adapterParams float64 // for FLOPs, per token
 	for i := range p.blocks {
@@ -253,48 +284,49 @@ func Predict(in PredictInput) (*Prediction, error) {
 		if isNew {
 			newBytes = 4 // LLaMAPro's copies are float32
 		}
-		addParams(2*h, 2*h*newBytes, p.trainBlock(i)) // the two norms
+		addParams(2*h, 2*h*newBytes, p.trainBlock(i), p.active(i)) // the two norms
 		for _, proj := range p.projections(i) {
 			n := proj.in * proj.out
 			switch {
 			case proj.quantized:
-				addParams(n, packedBytes(n, *p.quant), false)
+				addParams(n, packedBytes(n, *p.quant), false, false)
 			default:
-				addParams(n, n*newBytes, proj.trainable)
+				addParams(n, n*newBytes, proj.trainable, proj.active)
 			}
 			if proj.bias {
-				addParams(proj.out, proj.out*newBytes, proj.trainable)
+				addParams(proj.out, proj.out*newBytes, proj.trainable, proj.active)
 			}
 			if proj.adapterParams > 0 {
-				addParams(proj.adapterParams, 4*proj.adapterParams, true)
+				addParams(proj.adapterParams, 4*proj.adapterParams, true, true)
 				adapterParams += float64(proj.adapterParams)
 			}
 			linearParams += float64(n)
-			if proj.trainable {
+			if proj.active {
 				trainLinear += float64(n)
 			}
 		}
 		if p.adapterDim > 0 {
 			n := p.adapterPos * (2*p.adapterDim*h + p.adapterDim + h)
-			addParams(n, 4*n, true)
+			addParams(n, 4*n, true, true)
 			adapterParams += float64(n)
 		}
 	}
 	pr.ParamsTrainable = trainable
 	pr.WeightsBytes = weights
-	pr.GradientBytes = 4 * trainable
-	pr.OptimizerBytes = 8 * trainable
+	pr.GradientBytes = 4 * stateful
+	pr.OptimizerBytes = 8 * stateful
 	if in.GradAccum > 1 {
-		pr.OptimizerBytes += 4 * trainable
+		pr.OptimizerBytes += 4 * stateful
 	}
 	pr.AccountedBytes = pr.WeightsBytes + pr.GradientBytes + pr.OptimizerBytes
 	mm, name := MemoryModelFor(in.Backend)
 	pr.Model = name
-	pr.ActivationBytes = mm.activations(p, in, tokens, trainable)
+	pr.ActivationBytes = mm.activations(p, in, tokens, stateful)
 	pr.TotalBytes = pr.AccountedBytes + pr.ActivationBytes
 	// FLOPs: forward 2·N per token through every matmul (the head included) and 4·S·Q per token
 	// per layer for attention; backward the input gradients (same again) from the first block on
-	// the gradient path, plus 2·N for every trainable weight; adapters 6·N (forward + both
+	// the gradient path, plus 2·N for every weight that takes a gradient (LISA: the active
+	// blocks'); adapters 6·N (forward + both
 	// gradients).
 	head := float64(v * h)
 	attn := 4 * float64(in.Seq) * float64(c.QDim())

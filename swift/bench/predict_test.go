@@ -23,9 +23,11 @@ func tinyConfig() *models.Config {
 
 // TestPredictAccountsVariables: for every technique, the predictor's parameter counts and its
 // weights, gradient and optimizer bytes equal what the real variables hold once the tuner is
-// attached and the trainer created its AdamW moments.
+// attached and the trainer created its AdamW moments (with the tuner's active set, as the
+// benchmark runs it: LISA's moments and gradients cover only the active blocks).
 func TestPredictAccountsVariables(t *testing.T) {
 	backend := testutil.Backend(t)
+	optimizer := map[string]int64{} // technique/untied → the optimizer bytes the variables hold
 	for _, tech := range Techniques() {
 		for _, untied := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/untied=%v", tech.Name, untied), func(t *testing.T) {
@@ -49,10 +51,11 @@ func TestPredictAccountsVariables(t *testing.T) {
 					t.Fatal(err)
 				}
 				if _, err := train.New(backend, ctx, m, randomTokens{b: 1, s: 8, vocab: cfg.VocabSize}, train.Config{Steps: 1,
-					NoProgress: true, LRMultiplier: tuners.LRMultiplier(tuner)}); err != nil {
+					NoProgress: true, LRMultiplier: tuners.LRMultiplier(tuner), ActiveSet: tuners.ActiveSet(tuner)}); err != nil {
 					t.Fatal(err)
 				}
 				got := account(ctx)
+				optimizer[fmt.Sprintf("%s/%v", tech.Name, untied)] = got.Optimizer
 				trainable, total := tuners.CountParams(ctx)
 				p, err := Predict(PredictInput{Config: cfg, Technique: tech, Batch: 1, Seq: 8, Rank: 4})
 				if err != nil {
@@ -75,6 +78,12 @@ func TestPredictAccountsVariables(t *testing.T) {
 			})
 		}
 	}
+	for _, untied := range []bool{false, true} {
+		l, f := optimizer[fmt.Sprintf("lisa/%v", untied)], optimizer[fmt.Sprintf("full/%v", untied)]
+		if l == 0 || l >= f {
+			t.Errorf("untied=%v: lisa's optimizer state holds %d bytes, full's %d: want 0 < lisa < full", untied, l, f)
+		}
+	}
 }
 
 func mustParse(t *testing.T, tech Technique, rank int) tuners.Config {
@@ -84,6 +93,52 @@ func mustParse(t *testing.T, tech Technique, rank int) tuners.Config {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestPredictLISA: LISA's parameters all train (as full's), but its gradients and AdamW state
+// cover the non-block weights and its 2 active blocks only, byte-exactly what the trainer
+// holds: less than full's, and exactly full's minus the inactive blocks' share; with gradient
+// accumulation the accumulators follow the moments.
+func TestPredictLISA(t *testing.T) {
+	cfg := tinyConfig()
+	predict := func(name string, accum int) *Prediction {
+		t.Helper()
+		tech, err := LookupTechnique(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Predict(PredictInput{Config: cfg, Technique: tech, Batch: 2, Seq: 16, GradAccum: accum})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	full, ls := predict("full", 1), predict("lisa", 1)
+	if ls.ParamsTrainable != full.ParamsTrainable || ls.WeightsBytes != full.WeightsBytes {
+		t.Errorf("lisa trains %d params in %d weight bytes, full %d in %d: want equal", ls.ParamsTrainable,
+			ls.WeightsBytes, full.ParamsTrainable, full.WeightsBytes)
+	}
+	if ls.OptimizerBytes >= full.OptimizerBytes || ls.GradientBytes >= full.GradientBytes {
+		t.Errorf("lisa optimizer %d / gradient %d bytes, full %d / %d: want less", ls.OptimizerBytes,
+			ls.GradientBytes, full.OptimizerBytes, full.GradientBytes)
+	}
+	// One block's parameters: two norms, q/k/v with biases, o, gate, up, down.
+	h, q, kv, ff := int64(cfg.HiddenSize), int64(cfg.QDim()), int64(cfg.KVDim()), int64(cfg.IntermediateSize)
+	block := 2*h + h*q + q + 2*(h*kv+kv) + q*h + 3*h*ff
+	inactive := int64(cfg.NumLayers-2) * block
+	if got, want := ls.GradientBytes, full.GradientBytes-4*inactive; got != want {
+		t.Errorf("lisa gradient bytes %d, want full's %d minus 4×%d inactive = %d", got, full.GradientBytes, inactive, want)
+	}
+	if got, want := ls.OptimizerBytes, full.OptimizerBytes-8*inactive; got != want {
+		t.Errorf("lisa optimizer bytes %d, want %d", got, want)
+	}
+	if got, want := predict("lisa", 2).OptimizerBytes, ls.OptimizerBytes*3/2; got != want {
+		t.Errorf("lisa optimizer bytes with accumulation %d, want moments + accumulators %d", got, want)
+	}
+	if ls.FLOPsPerStep >= full.FLOPsPerStep {
+		t.Errorf("lisa %g FLOPs/step, full %g: want fewer (no weight gradients of inactive blocks)",
+			ls.FLOPsPerStep, full.FLOPsPerStep)
+	}
 }
 
 // TestAccountedOrdering: weights + gradients + optimizer state order QLoRA-NF4 < LoRA < full on

@@ -113,7 +113,7 @@ func build(spec Spec, tech Technique, backend backends.Backend) (*setup, error) 
 		return nil, errors.WithMessagef(err, "technique %q", tech.Name)
 	}
 	tc := train.Config{Steps: 1 << 30, LR: tech.LR, NoProgress: true, Seed: int64(spec.Seed),
-		LRMultiplier: tuners.LRMultiplier(s.tuner)}
+		LRMultiplier: tuners.LRMultiplier(s.tuner), ActiveSet: tuners.ActiveSet(s.tuner)}
 	if spec.Kind == KindLoss {
 		tc.Steps, tc.WarmupSteps, tc.MinLRRatio = spec.Steps, min(5, spec.Steps/10), 0.1
 	}
@@ -123,9 +123,22 @@ func build(spec Spec, tech Technique, backend backends.Backend) (*setup, error) 
 	return s, nil
 }
 
-// account sums the bytes of the context's variables by role.
+// momentScope is where the trainer keeps AdamW's first moments (train's scopeMoment1): the
+// moment of variable scope/name is scope momentScope+scope, name name.
+const momentScope = "/optimizer/adam_m"
+
+// account sums the bytes of the context's variables by role. Gradients are counted for the
+// trainable variables that have optimizer state (a first moment): every trainable variable,
+// except under an active set (LISA), where only the current set's take gradients.
 func account(ctx *context.Context) *Accounted {
 	a := &Accounted{}
+	type key struct{ scope, name string }
+	stateful := map[key]bool{}
+	for v := range ctx.IterVariables() {
+		if tuners.InScope(v, momentScope) {
+			stateful[key{strings.TrimPrefix(v.Scope(), momentScope), v.Name()}] = true
+		}
+	}
 	for v := range ctx.IterVariables() {
 		n := int64(v.Shape().Memory())
 		switch {
@@ -134,7 +147,7 @@ func account(ctx *context.Context) *Accounted {
 		case strings.HasPrefix(v.Name(), "#"): // RNG state and tuner flags
 		default:
 			a.Weights += n
-			if v.Trainable {
+			if v.Trainable && stateful[key{v.Scope(), v.Name()}] {
 				a.Gradients += int64(v.Shape().Size()) * 4 // gradients are float32
 			}
 		}

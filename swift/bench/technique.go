@@ -44,7 +44,7 @@ var techniqueTable = []Technique{
 	{Name: "full", Tuner: "full", LR: 5e-4, Peer: true, Note: "every base weight trains"},
 	{Name: "freeze", Tuner: "freeze", LR: 1e-3, Note: "the last 2 decoder blocks train"},
 	{Name: "lisa", Tuner: "lisa", Config: map[string]any{"lisa_activated_layers": 2, "lisa_step_interval": 5}, LR: 1e-3,
-		Note: "2 random blocks active per 5 steps; every base weight keeps gradients and moments here"},
+		Note: "2 random blocks active per 5 steps; gradients and moments only for them and the embeddings/head; a recompile per new set"},
 	{Name: "lora", Tuner: "lora", UsesRank: true, Config: map[string]any{"target_modules": qkvo}, LR: 3e-3, Peer: true},
 	{Name: "rslora", Tuner: "lora", UsesRank: true, Config: map[string]any{"target_modules": qkvo, "use_rslora": true}, LR: 3e-3,
 		Note: "scaling alpha/√r"},
