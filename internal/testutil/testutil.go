@@ -23,7 +23,7 @@ func Backend(tb testing.TB) backends.Backend {
 	tb.Helper()
 	backendOnce.Do(func() { backend, _, backendErr = xla.New(xla.Options{Want: "cpu"}) })
 	if backendErr != nil {
-		tb.Fatalf("creating simplego backend: %v", backendErr)
+		tb.Fatalf("creating the CPU backend: %v", backendErr)
 	}
 	return backend
 }

@@ -99,7 +99,7 @@ func newBenchTrainer(tb testing.TB, name string, batch, seq int) (*train.Trainer
 	}
 	trainable, total := tuners.CountParams(ctx)
 	tr, err := train.New(testutil.Backend(tb), ctx, m, randomTokens{b: batch, s: seq, vocab: mc.VocabSize},
-		train.Config{Steps: 1 << 20, LR: 1e-4, NoProgress: true, LRMultiplier: tuners.LRMultiplier(tn)})
+		train.Config{Steps: 1 << 20, LR: 1e-4, NoProgress: true, LRMultiplier: tuners.LRMultiplier(tn), ActiveSet: tuners.ActiveSet(tn)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -138,7 +138,8 @@ func TestTunerStepPeakRSS(t *testing.T) {
 	}
 	batch, seq := benchShape()
 	only := os.Getenv("GOSWIFT_PEAK_TUNERS")
-	t.Logf("stories15M shape (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000), batch %d × seq %d, simplego", batch, seq)
+	t.Logf("stories15M shape (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000), batch %d × seq %d, backend %s",
+		batch, seq, testutil.Backend(t).Name())
 	t.Logf("%-13s %12s %12s %10s %10s %12s", "tuner", "trainable", "total", "step s", "tokens/s", "peak RSS MB")
 	for _, bt := range benchTuners {
 		if only != "" && !strings.Contains(","+only+",", ","+bt.name+",") {

@@ -303,7 +303,7 @@ func runConformance(t *testing.T, row conformanceRow, load baseLoader, ds data.D
 	}
 	before := snapshot(ctx)
 	tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 3, LR: 1e-2, NoProgress: true,
-		LRMultiplier: tuners.LRMultiplier(tn)})
+		LRMultiplier: tuners.LRMultiplier(tn), ActiveSet: tuners.ActiveSet(tn)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func TestEveryTunerLowersHeldOutLoss(t *testing.T) {
 			}
 			trainable, total := tuners.CountParams(ctx)
 			tr, err := train.New(testutil.Backend(t), ctx, m, ds, train.Config{Steps: 20, LR: row.lr, WarmupSteps: 2,
-				NoProgress: true, LRMultiplier: tuners.LRMultiplier(tn)})
+				NoProgress: true, LRMultiplier: tuners.LRMultiplier(tn), ActiveSet: tuners.ActiveSet(tn)})
 			if err != nil {
 				t.Fatal(err)
 			}
