@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/goswift/goswift/internal/fixtures"
+	"github.com/goswift/goswift/internal/testmodel"
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
@@ -58,16 +58,8 @@ func nll(t *testing.T, ctx *context.Context, m *models.Model, b *data.Batch) map
 // TestPackingEqualsOneByOne: a packed batch (several samples per row, block-diagonal causal
 // attention, restarted positions) gives every sample the loss it gets alone.
 func TestPackingEqualsOneByOne(t *testing.T) {
-	ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	ctx := context.New()
-	if err := models.LoadVariables(ctx, ck, models.LoadOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	m := models.New(ck.Config)
+	ckCfg, ctx := testmodel.Stories260K(t, models.LoadOptions{})
+	m := models.New(ckCfg)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var exs []data.Example
 	for i := range 9 {

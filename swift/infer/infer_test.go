@@ -7,9 +7,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/ml/context"
-
 	"github.com/goswift/goswift/internal/fixtures"
+	"github.com/goswift/goswift/internal/testmodel"
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/swift/models"
 )
@@ -21,15 +20,7 @@ type golden struct {
 
 func loadStories(t testing.TB) (*Generator, *models.Config, golden) {
 	t.Helper()
-	ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	ctx := context.New()
-	if err := models.LoadVariables(ctx, ck, models.LoadOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ckCfg, ctx := testmodel.Stories260K(t, models.LoadOptions{})
 	var g golden
 	data, err := os.ReadFile(fixtures.Path(t, "golden/stories260K.json"))
 	if err != nil {
@@ -38,7 +29,7 @@ func loadStories(t testing.TB) (*Generator, *models.Config, golden) {
 	if err := json.Unmarshal(data, &g); err != nil {
 		t.Fatal(err)
 	}
-	return NewGenerator(testutil.Backend(t), ctx, models.New(ck.Config)), ck.Config, g
+	return NewGenerator(testutil.Backend(t), ctx, models.New(ckCfg)), ckCfg, g
 }
 
 // TestGreedyGolden: greedy generation with the KV cache reproduces the float64 reference's ids.

@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/goswift/goswift/internal/fixtures"
+	"github.com/goswift/goswift/internal/testmodel"
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
@@ -67,16 +68,8 @@ func packedExamples(t *testing.T) []data.Example {
 // loss. Every step runs with a learning-rate multiplier of 0, so all losses see the same weights
 // (asserted).
 func TestPackedLossIsTokenWeighted(t *testing.T) {
-	ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	ctx := context.New()
-	if err := models.LoadVariables(ctx, ck, models.LoadOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	m := models.New(ck.Config)
+	ckCfg, ctx := testmodel.Stories260K(t, models.LoadOptions{})
+	m := models.New(ckCfg)
 	if _, err := tuners.BuildAndAttach(&lora.Config{Rank: 4, Seed: 2}, ctx, m); err != nil {
 		t.Fatal(err)
 	}

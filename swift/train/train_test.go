@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/goswift/goswift/internal/fixtures"
+	"github.com/goswift/goswift/internal/testmodel"
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/kernels/xent"
 	"github.com/goswift/goswift/swift/data"
@@ -37,16 +38,8 @@ func setup(t *testing.T, loraCfg *lora.Config, dataCfg data.TextConfig) (*contex
 // setupWith is setup with any tuner config.
 func setupWith(t *testing.T, loraCfg tuners.Config, dataCfg data.TextConfig) (*context.Context, *models.Model, *data.TextDataset) {
 	t.Helper()
-	ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	ctx := context.New()
-	if err := models.LoadVariables(ctx, ck, models.LoadOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	m := models.New(ck.Config)
+	ckCfg, ctx := testmodel.Stories260K(t, models.LoadOptions{})
+	m := models.New(ckCfg)
 	if _, err := tuners.BuildAndAttach(loraCfg, ctx, m); err != nil {
 		t.Fatal(err)
 	}
@@ -436,16 +429,8 @@ func TestBF16Training(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			losses := func(dtype dtypes.DType) []float64 {
-				ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer ck.Close()
-				ctx := context.New()
-				if err := models.LoadVariables(ctx, ck, models.LoadOptions{DType: dtype}); err != nil {
-					t.Fatal(err)
-				}
-				m := models.New(ck.Config)
+				ckCfg, ctx := testmodel.Stories260K(t, models.LoadOptions{DType: dtype})
+				m := models.New(ckCfg)
 				if _, err := tuners.BuildAndAttach(tc.cfg(), ctx, m); err != nil {
 					t.Fatal(err)
 				}

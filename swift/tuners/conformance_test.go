@@ -13,6 +13,7 @@ import (
 
 	"github.com/goswift/goswift/gomlx_ext/quant"
 	"github.com/goswift/goswift/internal/fixtures"
+	"github.com/goswift/goswift/internal/testmodel"
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
@@ -93,16 +94,8 @@ func TestConformanceTableCoversRegistry(t *testing.T) {
 // loadBase loads stories260K into a fresh context.
 func loadBase(t *testing.T) (*models.Config, *context.Context) {
 	t.Helper()
-	ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	ctx := context.New()
-	if err := models.LoadVariables(ctx, ck, models.LoadOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return ck.Config, ctx
+	ckCfg, ctx := testmodel.Stories260K(t, models.LoadOptions{})
+	return ckCfg, ctx
 }
 
 var probeTokens = [][]int32{{1, 403, 407, 261, 378, 432, 383, 286, 261, 376}, {1, 66, 300, 12, 77, 401, 222, 9, 18, 45}}

@@ -12,8 +12,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/goswift/goswift/gomlx_ext/quant"
-	"github.com/goswift/goswift/internal/fixtures"
 	"github.com/goswift/goswift/internal/peakmem"
+	"github.com/goswift/goswift/internal/testmodel"
 	"github.com/goswift/goswift/internal/testutil"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/train"
@@ -25,16 +25,8 @@ import (
 
 func load(t *testing.T, opts models.LoadOptions) (*models.Config, *context.Context) {
 	t.Helper()
-	ck, err := models.OpenCheckpoint(fixtures.Path(t, "models/stories260K/stories260K.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	ctx := context.New()
-	if err := models.LoadVariables(ctx, ck, opts); err != nil {
-		t.Fatal(err)
-	}
-	return ck.Config, ctx
+	ckCfg, ctx := testmodel.Stories260K(t, opts)
+	return ckCfg, ctx
 }
 
 // goldenPrompt is the stories260K golden prompt ("Once upon a time, there was a little").
