@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
@@ -133,7 +134,7 @@ func trainRun(t *testing.T, backend backends.Backend, tuner tuners.Config) (loss
 	if _, err := tuners.BuildAndAttach(tuner, ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := train.New(backend, ctx, m, randomTokens{b: 2, s: 20, vocab: cfg.VocabSize},
+	tr, err := train.New(backend, ctx, m, data.SyntheticTokens{Batch: 2, Seq: 20, Vocab: cfg.VocabSize},
 		train.Config{Steps: 3, LR: 1e-2, GradAccum: 2, NoProgress: true})
 	if err != nil {
 		t.Fatal(err)

@@ -19,24 +19,6 @@ import (
 	"github.com/goswift/goswift/xla"
 )
 
-// randomTokens is a dataset of seeded random token windows (speed only).
-type randomTokens struct{ b, s, vocab int }
-
-func (r randomTokens) TrainBatch(step, micro int) (*data.Batch, error) {
-	b := data.NewBatch(r.b, r.s)
-	for i := range b.Tokens {
-		b.Tokens[i] = int32((i*7919 + step*104729 + micro*31) % r.vocab)
-		b.Targets[i] = int32((i*7919 + 7919 + step*104729 + micro*31) % r.vocab)
-		b.Positions[i], b.Segments[i], b.Weights[i] = int32(i%r.s), 1, 1
-	}
-	return b, nil
-}
-
-func (r randomTokens) EvalBatches() ([]*data.Batch, error) {
-	b, err := r.TrainBatch(0, 0)
-	return []*data.Batch{b}, err
-}
-
 // newBackend creates a backend from a GOMLX_BACKEND-style config through the project's xla
 // package (which filters simplego's stdout line), whatever $GOMLX_BACKEND says.
 func newBackend(tb testing.TB, config string) backends.Backend {
@@ -69,7 +51,7 @@ func stepTrainer(tb testing.TB, backend backends.Backend, batch, seq int) *train
 	if _, err := tuners.BuildAndAttach(&lora.Config{Rank: 8, Alpha: 16, TargetModules: []string{"q_proj", "k_proj", "v_proj", "o_proj"}}, ctx, m); err != nil {
 		tb.Fatal(err)
 	}
-	tr, err := train.New(backend, ctx, m, randomTokens{b: batch, s: seq, vocab: cfg.VocabSize},
+	tr, err := train.New(backend, ctx, m, data.SyntheticTokens{Batch: batch, Seq: seq, Vocab: cfg.VocabSize},
 		train.Config{Steps: 1 << 20, LR: 1e-3, NoProgress: true})
 	if err != nil {
 		tb.Fatal(err)

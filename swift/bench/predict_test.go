@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/goswift/goswift/internal/testutil"
+	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
@@ -50,7 +51,7 @@ func TestPredictAccountsVariables(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := train.New(backend, ctx, m, randomTokens{b: 1, s: 8, vocab: cfg.VocabSize}, train.Config{Steps: 1,
+				if _, err := train.New(backend, ctx, m, data.SyntheticTokens{Batch: 1, Seq: 8, Vocab: cfg.VocabSize}, train.Config{Steps: 1,
 					NoProgress: true, LRMultiplier: tuners.LRMultiplier(tuner), ActiveSet: tuners.ActiveSet(tuner)}); err != nil {
 					t.Fatal(err)
 				}

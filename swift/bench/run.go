@@ -25,28 +25,6 @@ import (
 	"github.com/goswift/goswift/xla"
 )
 
-// randomTokens is a dataset of seeded pseudo-random token windows (speed and memory only).
-type randomTokens struct {
-	b, s, vocab int
-	seed        uint64
-}
-
-func (r randomTokens) TrainBatch(step, micro int) (*data.Batch, error) {
-	b := data.NewBatch(r.b, r.s)
-	off := int(r.seed%9973) * 131
-	for i := range b.Tokens {
-		b.Tokens[i] = int32((i*7919 + step*104729 + micro*31 + off) % r.vocab)
-		b.Targets[i] = int32((i*7919 + 7919 + step*104729 + micro*31 + off) % r.vocab)
-		b.Positions[i], b.Segments[i], b.Weights[i] = int32(i%r.s), 1, 1
-	}
-	return b, nil
-}
-
-func (r randomTokens) EvalBatches() ([]*data.Batch, error) {
-	b, err := r.TrainBatch(0, 0)
-	return []*data.Batch{b}, err
-}
-
 // setup is a run's model, tuner, data and trainer.
 type setup struct {
 	backend backends.Backend
@@ -107,7 +85,7 @@ func build(spec Spec, tech Technique, backend backends.Backend) (*setup, error) 
 			return nil, err
 		}
 		s.model = models.New(cfg)
-		s.data = randomTokens{b: spec.Batch, s: spec.Seq, vocab: cfg.VocabSize, seed: spec.Seed}
+		s.data = data.SyntheticTokens{Batch: spec.Batch, Seq: spec.Seq, Vocab: cfg.VocabSize, Seed: spec.Seed}
 	}
 	if s.tuner, err = tuners.BuildAndAttach(tcfg, s.ctx, s.model); err != nil {
 		return nil, errors.WithMessagef(err, "technique %q", tech.Name)

@@ -29,24 +29,6 @@ func stories15M() *models.Config {
 	return c
 }
 
-// randomTokens is a dataset of seeded random token windows (speed only).
-type randomTokens struct{ b, s, vocab int }
-
-func (r randomTokens) TrainBatch(step, micro int) (*data.Batch, error) {
-	b := data.NewBatch(r.b, r.s)
-	for i := range b.Tokens {
-		b.Tokens[i] = int32((i*7919 + step*104729 + micro*31) % r.vocab)
-		b.Targets[i] = int32((i*7919 + 7919 + step*104729 + micro*31) % r.vocab)
-		b.Positions[i], b.Segments[i], b.Weights[i] = int32(i%r.s), 1, 1
-	}
-	return b, nil
-}
-
-func (r randomTokens) EvalBatches() ([]*data.Batch, error) {
-	b, err := r.TrainBatch(0, 0)
-	return []*data.Batch{b}, err
-}
-
 // stepSetup is one training-step configuration of the stories15M-shaped model with LoRA r8 on
 // q, k, v, o.
 type stepSetup struct {
@@ -90,7 +72,7 @@ func newStepTrainer(tb testing.TB, s stepSetup) *train.Trainer {
 	} else if backend, _, err = xla.New(xla.Options{Want: "cpu", GoConfig: s.goConfig}); err != nil {
 		tb.Fatal(err)
 	}
-	tr, err := train.New(backend, ctx, m, randomTokens{b: s.batch, s: s.seq, vocab: cfg.VocabSize},
+	tr, err := train.New(backend, ctx, m, data.SyntheticTokens{Batch: s.batch, Seq: s.seq, Vocab: cfg.VocabSize},
 		train.Config{Steps: 1 << 20, LR: 1e-3, NoProgress: true})
 	if err != nil {
 		tb.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/goswift/goswift/internal/testutil"
+	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
@@ -64,7 +65,7 @@ func oneStep(t *testing.T, cfg train.Config) (before, after map[string][]float32
 	}
 	before = trainableValues(ctx)
 	cfg.Steps, cfg.NoProgress = 1, true
-	tr, err := train.New(testutil.Backend(t), ctx, m, randomTokens{b: 2, s: 8, vocab: 64}, cfg)
+	tr, err := train.New(testutil.Backend(t), ctx, m, data.SyntheticTokens{Batch: 2, Seq: 8, Vocab: 64}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

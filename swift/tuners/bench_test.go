@@ -26,24 +26,6 @@ func stories15M() *models.Config {
 		RoPE: models.RoPEInterleaved, MaxPositions: 256}
 }
 
-// randomTokens is a dataset of seeded pseudo-random token windows (speed only).
-type randomTokens struct{ b, s, vocab int }
-
-func (r randomTokens) TrainBatch(step, micro int) (*data.Batch, error) {
-	b := data.NewBatch(r.b, r.s)
-	for i := range b.Tokens {
-		b.Tokens[i] = int32((i*7919 + step*104729 + micro*31) % r.vocab)
-		b.Targets[i] = int32((i*7919 + 7919 + step*104729 + micro*31) % r.vocab)
-		b.Positions[i], b.Segments[i], b.Weights[i] = int32(i%r.s), 1, 1
-	}
-	return b, nil
-}
-
-func (r randomTokens) EvalBatches() ([]*data.Batch, error) {
-	b, err := r.TrainBatch(0, 0)
-	return []*data.Batch{b}, err
-}
-
 // benchTuners are the tuners compared, at their defaults (LoRA family: r8, alpha 32, all-linear).
 var benchTuners = []struct {
 	name   string
@@ -98,7 +80,7 @@ func newBenchTrainer(tb testing.TB, name string, batch, seq int) (*train.Trainer
 		tb.Fatal(err)
 	}
 	trainable, total := tuners.CountParams(ctx)
-	tr, err := train.New(testutil.Backend(tb), ctx, m, randomTokens{b: batch, s: seq, vocab: mc.VocabSize},
+	tr, err := train.New(testutil.Backend(tb), ctx, m, data.SyntheticTokens{Batch: batch, Seq: seq, Vocab: mc.VocabSize},
 		train.Config{Steps: 1 << 20, LR: 1e-4, NoProgress: true, LRMultiplier: tuners.LRMultiplier(tn), ActiveSet: tuners.ActiveSet(tn)})
 	if err != nil {
 		tb.Fatal(err)
