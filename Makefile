@@ -48,7 +48,8 @@ NB_BIN := $(CURDIR)/.cache/bin
 NB_JUPYTER := $(CURDIR)/.cache/jupyter
 NB_OUT ?= $(CURDIR)/.cache/notebooks
 notebooks-setup:
-	@command -v jupyter-nbconvert >/dev/null && /usr/bin/python3 -c 'import nbclient' 2>/dev/null || { \
+	@command -v jupyter-nbconvert >/dev/null && /usr/bin/python3 -c 'import nbclient' 2>/dev/null && \
+	  dpkg -s jupyter-client jupyter-core >/dev/null 2>&1 || { \
 	  echo "installing Debian's Jupyter (jupyter-nbconvert python3-nbclient jupyter-client jupyter-core)"; \
 	  (apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 	    jupyter-nbconvert python3-nbclient jupyter-client jupyter-core) >/dev/null; }
