@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/pkg/errors"
 
+	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
@@ -143,7 +144,7 @@ func (a *spmdArgs) losses(backend backends.Backend, cfg *models.Config, dtype dt
 		TargetModules: []string{"q_proj", "k_proj", "v_proj", "o_proj"}}, ctx, m); err != nil {
 		return nil, err
 	}
-	tr, err := train.New(backend, ctx, m, randomBatches{batch, a.seq, cfg.VocabSize},
+	tr, err := train.New(backend, ctx, m, data.SyntheticTokens{Batch: batch, Seq: a.seq, Vocab: cfg.VocabSize},
 		train.Config{Steps: a.steps, LR: 1e-3, GradAccum: a.accum, NoProgress: true, Parallel: par})
 	if err != nil {
 		return nil, err

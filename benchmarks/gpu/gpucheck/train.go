@@ -42,24 +42,6 @@ func (a *trainArgs) flags(fs *flag.FlagSet) {
 	fs.Float64Var(&a.peak, "peak-flops", H200PeakBF16, "device peak FLOP/s for MFU")
 }
 
-// randomBatches yields seeded random tokens (speed only).
-type randomBatches struct{ b, s, vocab int }
-
-func (r randomBatches) TrainBatch(step, micro int) (*data.Batch, error) {
-	b := data.NewBatch(r.b, r.s)
-	for i := range b.Tokens {
-		b.Tokens[i] = int32((i*7919 + step*104729 + micro*31) % r.vocab)
-		b.Targets[i] = int32((i*7919 + 7919 + step*104729) % r.vocab)
-		b.Positions[i], b.Segments[i], b.Weights[i] = int32(i%r.s), 1, 1
-	}
-	return b, nil
-}
-
-func (r randomBatches) EvalBatches() ([]*data.Batch, error) {
-	b, err := r.TrainBatch(0, 0)
-	return []*data.Batch{b}, err
-}
-
 // FLOPsPerToken of a LoRA step with a frozen base: forward 2·N plus the input gradient 2·N
 // for every linear weight N (no weight gradient for the base), and attention's score/value
 // products (4·L·S·H·D forward, twice that backward).
@@ -94,7 +76,7 @@ func (a *trainArgs) run() (map[string]any, error) {
 		TargetModules: []string{"q_proj", "k_proj", "v_proj", "o_proj"}}, ctx, m); err != nil {
 		return nil, err
 	}
-	tr, err := train.New(backend, ctx, m, randomBatches{a.batch, a.seq, cfg.VocabSize},
+	tr, err := train.New(backend, ctx, m, data.SyntheticTokens{Batch: a.batch, Seq: a.seq, Vocab: cfg.VocabSize},
 		train.Config{Steps: a.steps, LR: 1e-4, NoProgress: true, Parallel: train.Parallel{Devices: a.devices}})
 	if err != nil {
 		return nil, err
