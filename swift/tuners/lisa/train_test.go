@@ -19,24 +19,6 @@ import (
 	"github.com/goswift/goswift/swift/tuners/lisa"
 )
 
-// pattern is a tiny deterministic dataset (2×8 tokens per step).
-type pattern struct{ vocab int }
-
-func (p pattern) TrainBatch(step, micro int) (*data.Batch, error) {
-	b := data.NewBatch(2, 8)
-	for i := range b.Tokens {
-		b.Tokens[i] = int32((i*7 + step*13 + micro) % p.vocab)
-		b.Targets[i] = int32((i*7 + 7 + step*13 + micro) % p.vocab)
-		b.Positions[i], b.Segments[i], b.Weights[i] = int32(i%8), 1, 1
-	}
-	return b, nil
-}
-
-func (p pattern) EvalBatches() ([]*data.Batch, error) {
-	b, err := p.TrainBatch(0, 0)
-	return []*data.Batch{b}, err
-}
-
 var lisaCfg = lisa.Config{ActivatedLayers: 2, StepInterval: 3, Seed: 4}
 
 // newLISA builds the tiny model with LISA attached and a trainer over it; activeSet says
@@ -59,7 +41,7 @@ func newLISA(t *testing.T, cfg train.Config, activeSet bool) (*lisa.LISA, *conte
 	if activeSet {
 		cfg.ActiveSet = tuners.ActiveSet(tn)
 	}
-	tr, err := train.New(testutil.Backend(t), ctx, m, pattern{vocab: tiny().VocabSize}, cfg)
+	tr, err := train.New(testutil.Backend(t), ctx, m, data.SyntheticTokens{Batch: 2, Seq: 8, Vocab: tiny().VocabSize}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/goswift/goswift/internal/peakmem"
 	"github.com/goswift/goswift/internal/testmodel"
 	"github.com/goswift/goswift/internal/testutil"
+	"github.com/goswift/goswift/swift/data"
 	"github.com/goswift/goswift/swift/models"
 	"github.com/goswift/goswift/swift/train"
 	"github.com/goswift/goswift/swift/tuners"
@@ -310,7 +311,7 @@ func TestStepPeakChild(t *testing.T) {
 	if _, err := tuners.BuildAndAttach(tc, ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := train.New(testutil.Backend(t), ctx, m, pattern{cfg.VocabSize}, train.Config{Steps: 10, LR: 1e-3, NoProgress: true})
+	tr, err := train.New(testutil.Backend(t), ctx, m, data.SyntheticTokens{Batch: 2, Seq: 16, Vocab: cfg.VocabSize}, train.Config{Steps: 10, LR: 1e-3, NoProgress: true})
 	if err != nil {
 		t.Fatal(err)
 	}

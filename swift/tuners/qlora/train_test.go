@@ -17,23 +17,6 @@ import (
 	"github.com/goswift/goswift/swift/tuners/qlora"
 )
 
-type pattern struct{ vocab int }
-
-func (p pattern) TrainBatch(step, micro int) (*data.Batch, error) {
-	b := data.NewBatch(2, 16)
-	for i := range b.Tokens {
-		b.Tokens[i] = int32((i*13 + step*5) % p.vocab)
-		b.Targets[i] = int32((i*13 + 13 + step*5) % p.vocab)
-		b.Positions[i], b.Segments[i], b.Weights[i] = int32(i%16), 1, 1
-	}
-	return b, nil
-}
-
-func (p pattern) EvalBatches() ([]*data.Batch, error) {
-	b, err := p.TrainBatch(0, 0)
-	return []*data.Batch{b}, err
-}
-
 // TestGradientCheckpointing: QLoRA's custom-gradient decoding composes with gradient
 // checkpointing (gomlx_ext/remat): two steps give the same losses and LoRA weights as without.
 func TestGradientCheckpointing(t *testing.T) {
@@ -44,7 +27,7 @@ func TestGradientCheckpointing(t *testing.T) {
 		if _, err := tuners.BuildAndAttach(&qlora.Config{}, ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		tr, err := train.New(testutil.Backend(t), ctx, m, pattern{cfg.VocabSize}, train.Config{Steps: 2, LR: 1e-2, NoProgress: true})
+		tr, err := train.New(testutil.Backend(t), ctx, m, data.SyntheticTokens{Batch: 2, Seq: 16, Vocab: cfg.VocabSize}, train.Config{Steps: 2, LR: 1e-2, NoProgress: true})
 		if err != nil {
 			t.Fatal(err)
 		}
